@@ -1,0 +1,53 @@
+# infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin suite
+
+VENV := .venv
+PY := $(VENV)/bin/python
+LAB := $(PY) -m infralab
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+help: ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+up: $(STAMP) ## start the lab (builds offline images where no registry answers), wait until healthy
+	@$(LAB) up
+
+down: $(STAMP) ## stop the lab, keep volumes
+	@$(LAB) down
+
+clean: $(STAMP) ## remove the lab and its volumes (asks unless yes=1)
+	@$(LAB) clean $(if $(filter 1,$(yes)),--yes)
+
+ps: $(STAMP) ## state and health of every container
+	@$(LAB) ps
+
+logs: $(STAMP) ## logs of a service: make logs s=core-server [f=1 to follow]
+	@$(LAB) logs $(s) $(if $(filter 1,$(f)),--follow)
+
+test: lint test-unit suite ## every test: linters, service unit tests, config checks, smoke and failure drills
+
+lint: $(STAMP) ## Python lint and types
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test-unit: test-core test-worker test-admin ## unit tests of the three services
+
+test-core:
+	cd core-server && mvn -B -q test
+
+test-worker:
+	cd worker-server && cargo fmt --check && cargo clippy --locked -q -- -D warnings && cargo test --locked -q
+
+test-admin:
+	cd admin-server && test -z "$$(gofmt -l .)" && go vet ./... && go test ./...
+
+suite: $(STAMP) ## the pytest suite: unit, static config checks, then the lab (up once) for smoke and failure drills
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,45 @@
+// Command admin-server is infra-lab's fault-control plane. main only reads the
+// configuration, builds the logger and turns signals into a cancelled context.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/infra-lab/admin-server/internal/config"
+	"github.com/infra-lab/admin-server/internal/logging"
+	"github.com/infra-lab/admin-server/internal/server"
+)
+
+// version is stamped at build time: -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		// The level is unknown until the config loads; a refusal is always worth an error line.
+		logger := slog.New(logging.NewHandler(os.Stdout, slog.LevelInfo, config.ServiceName))
+		logger.Error("invalid configuration, refusing to start", slog.String("error", err.Error()))
+		return 1
+	}
+	logger := slog.New(logging.NewHandler(os.Stdout, cfg.LogLevel, config.ServiceName))
+	slog.SetDefault(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	srv := server.New(server.Options{Config: cfg, Logger: logger, Version: version})
+	if err := srv.ListenAndServe(ctx); err != nil {
+		logger.Error("admin-server stopped with an error", slog.String("error", err.Error()))
+		return 1
+	}
+	logger.Info("shutdown complete")
+	return 0
+}

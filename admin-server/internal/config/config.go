@@ -1,0 +1,112 @@
+// Package config reads the process configuration from the environment once at start.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// ServiceName is the value of the `service` field on every log line and in JSON bodies.
+const ServiceName = "admin-server"
+
+// MinTokenLength is the shortest ADMIN_TOKEN accepted: shorter secrets are guessable.
+const MinTokenLength = 16
+
+// listenHost is fixed by the shared service contract (listen on all IPv4 interfaces).
+const listenHost = "0.0.0.0"
+
+const (
+	defaultAppPort = 8080
+	defaultOpsPort = 8081
+)
+
+// Config is the validated configuration. Token is a secret: never log it.
+type Config struct {
+	AppPort  int
+	OpsPort  int
+	Token    string
+	LogLevel slog.Level
+}
+
+// Load reads and validates every variable, reporting all problems at once so an operator
+// fixes the .env file in one go. getenv is os.Getenv in production and a map in tests.
+func Load(getenv func(string) string) (Config, error) {
+	var cfg Config
+	var appErr, opsErr, tokenErr, levelErr error
+	cfg.AppPort, appErr = port(getenv, "APP_PORT", defaultAppPort)
+	cfg.OpsPort, opsErr = port(getenv, "OPS_PORT", defaultOpsPort)
+	cfg.Token, tokenErr = token(getenv("ADMIN_TOKEN"))
+	cfg.LogLevel, levelErr = logLevel(getenv("LOG_LEVEL"))
+
+	errs := []error{appErr, opsErr, tokenErr, levelErr}
+	if appErr == nil && opsErr == nil && cfg.AppPort == cfg.OpsPort {
+		errs = append(errs, fmt.Errorf("APP_PORT and OPS_PORT must differ (both are %d)", cfg.AppPort))
+	}
+	// errors.Join drops the nil entries and returns nil when all are nil.
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// AppAddr is the listen address of the app port (what nginx routes /admin/ to).
+func (c Config) AppAddr() string { return net.JoinHostPort(listenHost, strconv.Itoa(c.AppPort)) }
+
+// OpsAddr is the listen address of the ops port (health and metrics).
+func (c Config) OpsAddr() string { return net.JoinHostPort(listenHost, strconv.Itoa(c.OpsPort)) }
+
+// LogValue lets the config be logged at start without leaking the token.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Int("app_port", c.AppPort),
+		slog.Int("ops_port", c.OpsPort),
+		slog.String("log_level", strings.ToLower(c.LogLevel.String())),
+		slog.Int("admin_token_length", len(c.Token)),
+	)
+}
+
+func port(getenv func(string) string, name string, def int) (int, error) {
+	raw := strings.TrimSpace(getenv(name))
+	if raw == "" {
+		return def, nil
+	}
+	p, err := strconv.Atoi(raw)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, fmt.Errorf("%s must be a port number between 1 and 65535, got %q", name, raw)
+	}
+	return p, nil
+}
+
+func token(raw string) (string, error) {
+	if raw == "" {
+		return "", fmt.Errorf("ADMIN_TOKEN is required: set it to a random secret of at least %d characters (e.g. openssl rand -hex 32)", MinTokenLength)
+	}
+	// A bearer token cannot carry whitespace; a stray space or CR from an .env file
+	// would otherwise make every request fail with a token that looks right.
+	if strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }) >= 0 {
+		return "", errors.New("ADMIN_TOKEN must not contain whitespace or control characters")
+	}
+	if len(raw) < MinTokenLength {
+		return "", fmt.Errorf("ADMIN_TOKEN is too short: %d characters, need at least %d", len(raw), MinTokenLength)
+	}
+	return raw, nil
+}
+
+func logLevel(raw string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("LOG_LEVEL must be one of debug, info, warn, error; got %q", raw)
+}

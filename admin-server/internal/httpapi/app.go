@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"log/slog"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/health"
+	"github.com/infra-lab/admin-server/internal/logging"
+	"github.com/infra-lab/admin-server/internal/metrics"
+	"github.com/infra-lab/admin-server/internal/respond"
+)
+
+// APIPrefix is the subtree that needs the bearer token, matched or not: an unknown
+// path under it answers 401 before 404, so the API's shape is not probeable.
+const APIPrefix = "/admin/api/"
+
+// App holds what the app-port handlers need.
+type App struct {
+	Service   string
+	Version   string
+	StartedAt time.Time
+	Logger    *slog.Logger
+	Metrics   *metrics.Metrics
+	Auth      *auth.Bearer
+	Health    *health.Checker
+	Now       func() time.Time // nil means time.Now; tests pin it
+}
+
+// Handler returns the app-port handler. Order, outermost first: request id, access
+// log, metrics, panic recovery, auth, routes. Recovery sits inside metrics and the
+// access log so a panic is counted and logged as the 500 it becomes.
+func (a *App) Handler() http.Handler {
+	rt := NewRouter()
+	rt.HandleFunc("GET /admin/health", a.health)
+	rt.HandleFunc("GET /admin/api/status", a.status)
+
+	var h http.Handler = rt
+	h = requireAuthUnder(APIPrefix, a.Auth, h)
+	h = withRecover(h)
+	h = a.Metrics.InstrumentHTTP(rt.Route, h)
+	h = withAccessLog(h)
+	return withRequestID(a.Logger, h)
+}
+
+func requireAuthUnder(prefix string, b *auth.Bearer, next http.Handler) http.Handler {
+	guarded := b.Middleware(next)
+	bare := strings.TrimSuffix(prefix, "/")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == bare || strings.HasPrefix(p, prefix) {
+			guarded.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type healthBody struct {
+	Status  string `json:"status"`
+	Service string `json:"service"`
+}
+
+// health is the public liveness answer nginx and compose see; details stay on the
+// ops port.
+func (a *App) health(w http.ResponseWriter, r *http.Request) {
+	rep := a.Health.Run(r.Context())
+	code := http.StatusOK
+	if !rep.Up() {
+		code = http.StatusServiceUnavailable
+		logging.FromContext(r.Context()).Warn("health check failed", "checks", rep.Checks)
+	}
+	respond.JSON(w, code, healthBody{Status: rep.Status, Service: a.Service})
+}
+
+type statusBody struct {
+	Service       string  `json:"service"`
+	Version       string  `json:"version"`
+	StartedAt     string  `json:"started_at"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
+}
+
+func (a *App) status(w http.ResponseWriter, r *http.Request) {
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	uptime := now().Sub(a.StartedAt).Seconds()
+	respond.JSON(w, http.StatusOK, statusBody{
+		Service:       a.Service,
+		Version:       a.Version,
+		StartedAt:     a.StartedAt.UTC().Format(logging.TimeFormat),
+		UptimeSeconds: math.Round(uptime*1000) / 1000,
+	})
+}

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/health"
+	"github.com/infra-lab/admin-server/internal/logging"
+	"github.com/infra-lab/admin-server/internal/metrics"
+)
+
+const testToken = "test-token-0123456789"
+
+var testStart = time.Date(2026, 11, 26, 5, 40, 1, 123_000_000, time.UTC)
+
+// fixture wires the app and ops handlers the way the server does, with logs captured.
+type fixture struct {
+	app, ops http.Handler
+	logs     *bytes.Buffer
+	serving  *health.Flag
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	logs := &bytes.Buffer{}
+	logger := slog.New(logging.NewHandler(logs, slog.LevelDebug, "admin-server"))
+	m := metrics.New()
+	serving := health.NewFlag("app server is not serving")
+	serving.Set(true)
+	checker := &health.Checker{}
+	checker.Add("app_listener", serving.Check)
+	app := &App{
+		Service: "admin-server", Version: "1.2.3", StartedAt: testStart,
+		Logger: logger, Metrics: m, Auth: auth.NewBearer(testToken, m), Health: checker,
+		Now: func() time.Time { return testStart.Add(90500 * time.Millisecond) },
+	}
+	ops := &Ops{Service: "admin-server", Metrics: m, Health: checker}
+	return &fixture{app: app.Handler(), ops: ops.Handler(), logs: logs, serving: serving}
+}
+
+// do sends one request; token "" means no Authorization header.
+func do(h http.Handler, method, target, token string, header http.Header) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, target, nil)
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
+}
+
+// logLines parses every captured log line as JSON.
+func (f *fixture) logLines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func decodeJSON(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type = %q, want application/json (body %q)", ct, w.Body.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		t.Fatalf("body is not JSON: %q", w.Body.String())
+	}
+	return m
+}

@@ -1,0 +1,40 @@
+// Package logging builds the JSON log handler required by the shared log contract
+// and carries a per-request logger through the context.
+package logging
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// TimeFormat is RFC 3339 with exactly three fractional digits; always applied to UTC
+// so the zone prints as "Z" (e.g. 2026-11-26T05:40:01.123Z).
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// NewHandler returns a slog JSON handler whose lines carry `ts`, lowercase `level`,
+// `msg` and `service`, as the shared contract fixes.
+func NewHandler(w io.Writer, level slog.Leveler, service string) slog.Handler {
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr})
+	return h.WithAttrs([]slog.Attr{slog.String("service", service)})
+}
+
+// replaceAttr renames and reformats only the built-in top-level keys; attributes inside
+// groups belong to the caller and are left alone.
+func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) > 0 {
+		return a
+	}
+	switch a.Key {
+	case slog.TimeKey:
+		if t, ok := a.Value.Any().(time.Time); ok {
+			return slog.String("ts", t.UTC().Format(TimeFormat))
+		}
+	case slog.LevelKey:
+		if l, ok := a.Value.Any().(slog.Level); ok {
+			return slog.String(slog.LevelKey, strings.ToLower(l.String()))
+		}
+	}
+	return a
+}

@@ -1,0 +1,195 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/infra-lab/admin-server/internal/config"
+	"github.com/infra-lab/admin-server/internal/health"
+	"github.com/infra-lab/admin-server/internal/logging"
+)
+
+// syncBuffer lets server goroutines and the test share a log sink safely.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeEndToEnd runs the real wiring on loopback ports and stops it like SIGTERM would.
+func TestServeEndToEnd(t *testing.T) {
+	const token = "end-to-end-token-0123"
+	logs := &syncBuffer{}
+	s := New(Options{
+		Config:  config.Config{AppPort: 1, OpsPort: 2, Token: token, LogLevel: slog.LevelInfo},
+		Logger:  slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),
+		Version: "test",
+	})
+	appLn, opsLn := listen(t), listen(t)
+	app, ops := "http://"+appLn.Addr().String(), "http://"+opsLn.Addr().String()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, appLn, opsLn) }()
+
+	tests := []struct {
+		url, token string
+		wantStatus int
+		wantIn     string
+	}{
+		{app + "/admin/health", "", 200, `{"status":"UP","service":"admin-server"}`},
+		{app + "/admin/api/status", "", 401, `"error":"unauthorized"`},
+		{app + "/admin/api/status", token, 200, `"version":"test"`},
+		{ops + "/health", "", 200, `"app_listener":{"status":"UP"}`},
+		{ops + "/metrics", "", 200, `http_requests_total{code="401",method="get",route="/admin/api/status"} 1`},
+	}
+	for _, tt := range tests {
+		code, body := get(t, tt.url, tt.token)
+		if code != tt.wantStatus || !strings.Contains(body, tt.wantIn) {
+			t.Errorf("GET %s = %d %q, want %d containing %q", tt.url, code, body, tt.wantStatus, tt.wantIn)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve() = %v, want nil after a clean shutdown", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve() did not return after cancel")
+	}
+	if _, err := http.Get(app + "/admin/health"); err == nil {
+		t.Error("app port still accepts connections after shutdown")
+	}
+	if out := logs.String(); !strings.Contains(out, `"msg":"shutdown started"`) || strings.Contains(out, token) {
+		t.Errorf("logs: want a shutdown line and no token:\n%s", out)
+	}
+}
+
+// TestServeAllDrain checks that an in-flight request finishes inside the budget and
+// that one outliving the budget makes serveAll report it.
+func TestServeAllDrain(t *testing.T) {
+	tests := []struct {
+		name    string
+		work    time.Duration // how long the in-flight request takes
+		budget  time.Duration
+		wantErr bool
+	}{
+		{name: "in-flight request completes", work: 300 * time.Millisecond, budget: 5 * time.Second},
+		{name: "budget exceeded", work: 3 * time.Second, budget: 200 * time.Millisecond, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			started := make(chan struct{})
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(started)
+				select {
+				case <-time.After(tt.work):
+					_, _ = io.WriteString(w, "done")
+				case <-r.Context().Done(): // connection cut by Close after the budget
+				}
+			})
+			ln := listen(t)
+			serving := health.NewFlag("down")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- serveAll(ctx, slog.New(slog.DiscardHandler), tt.budget, serving,
+					[]namedServer{{name: "app", srv: &http.Server{Handler: h}, ln: ln}})
+			}()
+
+			type result struct {
+				body string
+				err  error
+			}
+			resp := make(chan result, 1)
+			go func() {
+				r, err := http.Get("http://" + ln.Addr().String() + "/")
+				if err != nil {
+					resp <- result{err: err}
+					return
+				}
+				defer r.Body.Close()
+				b, err := io.ReadAll(r.Body)
+				resp <- result{string(b), err}
+			}()
+			<-started
+			if serving.Check(context.Background()) != nil {
+				t.Error("serving flag not set while serving")
+			}
+			cancel()
+
+			err := <-done
+			if serving.Check(context.Background()) == nil {
+				t.Error("serving flag still set after shutdown")
+			}
+			if tt.wantErr {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Fatalf("serveAll() = %v, want a deadline error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("serveAll() = %v, want nil", err)
+			}
+			if r := <-resp; r.err != nil || r.body != "done" {
+				t.Fatalf("in-flight request = %q, %v; want it completed", r.body, r.err)
+			}
+		})
+	}
+}
+
+func TestServeAllStopsWhenAServerFails(t *testing.T) {
+	ln := listen(t)
+	_ = ln.Close() // Serve on a closed listener fails at once
+	err := serveAll(context.Background(), slog.New(slog.DiscardHandler), time.Second, health.NewFlag("down"),
+		[]namedServer{{name: "ops", srv: &http.Server{}, ln: ln}})
+	if err == nil || !strings.Contains(err.Error(), "ops server") {
+		t.Fatalf("serveAll() = %v, want the ops server's error", err)
+	}
+}

@@ -1,0 +1,3 @@
+"""Root conftest: the suite's fixtures live in the importable package."""
+
+pytest_plugins = ["infralab.pytest_plugin"]

@@ -1,0 +1,5 @@
+import sys
+
+from infralab.cli import main
+
+sys.exit(main())

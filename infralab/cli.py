@@ -1,0 +1,115 @@
+"""`python -m infralab <command>`: what the Makefile's up/down/clean/ps/logs targets run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from python_on_whales.exceptions import DockerException
+
+from infralab import stack
+from infralab.envfile import ensure_env, read_env
+from infralab.images import ImageError, ImageMode, ImagePlan, resolve_images
+from infralab.stack import StackError
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def prepare_images() -> ImagePlan:
+    """Create/complete .env, then obtain every image; the plan is saved for later commands."""
+    for change in ensure_env():
+        say(f".env: {change}")
+    settings = read_env()
+    try:
+        mode = ImageMode(settings.get("LAB_IMAGES") or "auto")
+    except ValueError:
+        raise SystemExit(f"LAB_IMAGES must be one of {', '.join(m.value for m in ImageMode)}") from None
+    optional = {p.strip() for p in (settings.get("LAB_OPTIONAL") or "").split(",") if p.strip()}
+    say(f"images: mode {mode.value}, optional components wanted: {', '.join(sorted(optional)) or 'none'}")
+    plan = resolve_images(mode, optional, say)
+    plan.save()
+    return plan
+
+
+def cmd_up(_: argparse.Namespace) -> int:
+    started = time.monotonic()
+    try:
+        plan = prepare_images()
+        say(f"starting {len(plan.services)} containers (profiles: {', '.join(plan.profiles) or 'none'})")
+        stack.up(plan, say)
+    except (ImageError, StackError, DockerException) as exc:
+        say(f"\nmake up failed: {exc}")
+        return 1
+    say(
+        f"\nlab is up in {time.monotonic() - started:.0f}s. URLs (ops routes: user {read_env().get('LAB_OPS_USER')},"
+        " password LAB_OPS_PASSWORD in .env):"
+    )
+    for name, url in stack.urls().items():
+        absent = name.split()[0].lower() in {r.component for r in plan.left_out}
+        say(f"  {name:<22} {url}{'   (left out)' if absent else ''}")
+    for r in plan.left_out:
+        say(f"left out: {r.component} ({r.reason})")
+    return 0
+
+
+def _saved_plan() -> ImagePlan:
+    try:
+        return ImagePlan.load()
+    except FileNotFoundError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def cmd_down(_: argparse.Namespace) -> int:
+    stack.down(_saved_plan())
+    say("lab stopped (volumes kept; `make clean` removes them)")
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise SystemExit("make clean deletes all lab volumes (metrics, alerts state): confirm with yes=1")
+        if input("Delete the lab's containers AND volumes (metrics, alert state)? [y/N] ").strip().lower() != "y":
+            say("nothing removed")
+            return 1
+    stack.down(_saved_plan(), volumes=True)
+    say("lab removed, volumes included")
+    return 0
+
+
+def cmd_ps(_: argparse.Namespace) -> int:
+    plan = _saved_plan()
+    client = stack.compose_client(plan)
+    for state in stack.service_states(client, plan.services).values():
+        say(f"{state.service:<16} {state.state:<10} {state.health}")
+    for r in plan.left_out:
+        say(f"{r.component:<16} left out    {r.reason}")
+    return 0
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    client = stack.compose_client(_saved_plan())
+    for _, line in client.compose.logs(args.services or [], follow=args.follow, tail=args.tail, stream=True):
+        sys.stdout.write(line.decode(errors="replace"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="infralab", description="infra-lab control")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="obtain images and start the lab, waiting until healthy").set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop and remove containers, keep volumes").set_defaults(func=cmd_down)
+    clean = sub.add_parser("clean", help="remove containers and volumes")
+    clean.add_argument("--yes", action="store_true", help="do not ask")
+    clean.set_defaults(func=cmd_clean)
+    sub.add_parser("ps", help="state and health of each service").set_defaults(func=cmd_ps)
+    logs = sub.add_parser("logs", help="logs of one or more services")
+    logs.add_argument("services", nargs="*")
+    logs.add_argument("--follow", "-f", action="store_true")
+    logs.add_argument("--tail", default="200")
+    logs.set_defaults(func=cmd_logs)
+    args = parser.parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,134 @@
+"""The lab's components: how each one's image is obtained on the official and offline paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from infralab.paths import REPO_ROOT
+
+OFFLINE_DIR = REPO_ROOT / "compose" / "offline"
+BASE_IMAGE = "infralab/debian-base:bookworm"
+
+
+@dataclass(frozen=True)
+class HostBuild:
+    """An artifact built on the host (registries are reachable there, not from containers)."""
+
+    command: tuple[str, ...]
+    cwd: Path
+    artifact: Path
+    sources: tuple[Path, ...]  # newer files here than the artifact mean "rebuild"
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    services: tuple[str, ...]  # compose services it provides
+    image_var: str  # variable holding the image reference in docker-compose.yml
+    official: str | None  # pinned third-party image; None: built from our Dockerfile online
+    offline: bool  # an offline image can be built (compose/offline/<name>/Dockerfile)
+    profile: str | None = None  # compose profile, for components a lab may run without
+    context: Path | None = None  # offline build context (defaults to a staged host artifact)
+    host_build: HostBuild | None = None
+    why_no_offline: str = ""
+
+    @property
+    def offline_tag(self) -> str:
+        return f"infralab/{self.name}:offline"
+
+    @property
+    def dockerfile(self) -> Path:
+        return OFFLINE_DIR / self.name / "Dockerfile"
+
+
+def _service(
+    name: str, command: tuple[str, ...], artifact: str, sources: tuple[str, ...], env: dict[str, str] | None = None
+) -> Component:
+    root = REPO_ROOT / name
+    return Component(
+        name=name,
+        services=(name,),
+        image_var=name.upper().replace("-", "_") + "_IMAGE",
+        official=None,
+        offline=True,
+        host_build=HostBuild(command, root, root / artifact, tuple(root / s for s in sources), env or {}),
+    )
+
+
+NOT_IN_DEBIAN = "not packaged by Debian and not buildable from a registry reachable here"
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("nginx", ("nginx",), "NGINX_IMAGE", "nginx:1.27.3", offline=True),
+    _service(
+        "core-server", ("mvn", "-B", "-q", "-DskipTests", "package"), "target/core-server.jar", ("pom.xml", "src/main")
+    ),
+    _service(
+        "worker-server",
+        ("cargo", "build", "--release", "--locked"),
+        "target/release/worker-server",
+        ("Cargo.toml", "Cargo.lock", "src"),
+    ),
+    _service(
+        "admin-server",
+        ("go", "build", "-trimpath", "-o", "bin/admin-server", "./cmd/admin-server"),
+        "bin/admin-server",
+        ("go.mod", "go.sum", "cmd", "internal"),
+        env={"CGO_ENABLED": "0"},
+    ),
+    Component("prometheus", ("prometheus",), "PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1", offline=True),
+    Component("alertmanager", ("alertmanager",), "ALERTMANAGER_IMAGE", "prom/alertmanager:v0.27.0", offline=True),
+    Component("node-exporter", ("node-exporter",), "NODE_EXPORTER_IMAGE", "prom/node-exporter:v1.8.2", offline=True),
+    Component(
+        "slack-sink",
+        ("slack-sink",),
+        "SLACK_SINK_IMAGE",
+        None,
+        offline=True,
+        context=REPO_ROOT / "monitoring" / "slack-sink",
+    ),
+    Component(
+        "grafana",
+        ("grafana",),
+        "GRAFANA_IMAGE",
+        "grafana/grafana:11.4.0",
+        offline=False,
+        profile="grafana",
+        why_no_offline=NOT_IN_DEBIAN,
+    ),
+    Component(
+        "loki",
+        ("loki",),
+        "LOKI_IMAGE",
+        "grafana/loki:3.3.2",
+        offline=False,
+        profile="logs",
+        why_no_offline=NOT_IN_DEBIAN,
+    ),
+    Component(
+        "alloy",
+        ("alloy",),
+        "ALLOY_IMAGE",
+        "grafana/alloy:v1.5.1",
+        offline=False,
+        profile="logs",
+        why_no_offline=NOT_IN_DEBIAN,
+    ),
+    Component(
+        "jenkins",
+        ("jenkins",),
+        "JENKINS_IMAGE",
+        "jenkins/jenkins:2.479.3-lts-jdk17",
+        offline=False,
+        profile="jenkins",
+        why_no_offline=NOT_IN_DEBIAN,
+    ),
+)
+
+
+def by_name(name: str) -> Component:
+    for component in COMPONENTS:
+        if component.name == name:
+            return component
+    raise KeyError(f"unknown component {name!r}; known: {', '.join(c.name for c in COMPONENTS)}")

@@ -1,0 +1,247 @@
+"""Obtain every component's image: official pinned images where a registry answers,
+locally built offline images where not, and a clear account of what was left out."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from infralab.components import BASE_IMAGE, COMPONENTS, OFFLINE_DIR, Component, HostBuild
+from infralab.paths import COMPONENTS_STATE, IMAGES_ENV_FILE, WORK_DIR
+
+Log = Callable[[str], None]
+
+
+class ImageMode(StrEnum):
+    AUTO = "auto"  # official where pullable, offline otherwise
+    OFFICIAL = "official"  # official or left out
+    OFFLINE = "offline"  # offline or left out (never touches a registry)
+
+
+class Source(StrEnum):
+    OFFICIAL = "official"
+    BUILT = "built"  # our own service, multi-stage Dockerfile from official toolchain images
+    OFFLINE = "offline"
+    LEFT_OUT = "left-out"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    component: str
+    image: str | None
+    source: Source
+    reason: str = ""
+
+
+class ImageError(RuntimeError):
+    """An image that should have been built could not be; the message says where to look."""
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    resolutions: tuple[Resolution, ...]
+
+    def by_component(self) -> dict[str, Resolution]:
+        return {r.component: r for r in self.resolutions}
+
+    @property
+    def left_out(self) -> tuple[Resolution, ...]:
+        return tuple(r for r in self.resolutions if r.source is Source.LEFT_OUT)
+
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        """Profiles whose every component has an image."""
+        ok: dict[str, bool] = {}
+        resolved = self.by_component()
+        for component in COMPONENTS:
+            if component.profile:
+                has_image = resolved[component.name].source is not Source.LEFT_OUT
+                ok[component.profile] = ok.get(component.profile, True) and has_image
+        return tuple(sorted(p for p, good in ok.items() if good))
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Compose services this plan runs."""
+        active = set(self.profiles)
+        return tuple(s for c in COMPONENTS if c.profile is None or c.profile in active for s in c.services)
+
+    def env(self) -> dict[str, str]:
+        values = {c.image_var: r.image for c in COMPONENTS if (r := self.by_component()[c.name]).image}
+        values["COMPOSE_PROFILES"] = ",".join(self.profiles)
+        return values
+
+    def save(self) -> None:
+        WORK_DIR.mkdir(exist_ok=True)
+        lines = ["# Written by `make up` (infralab.images): image choices and profiles.", ""]
+        lines += [f"{k}={v}" for k, v in sorted(self.env().items())]
+        IMAGES_ENV_FILE.write_text("\n".join(lines) + "\n")
+        COMPONENTS_STATE.write_text(json.dumps([asdict(r) for r in self.resolutions], indent=2) + "\n")
+
+    @classmethod
+    def load(cls) -> ImagePlan:
+        if not COMPONENTS_STATE.exists():
+            raise FileNotFoundError(f"{COMPONENTS_STATE} is missing: run `make up` first")
+        raw = json.loads(COMPONENTS_STATE.read_text())
+        return cls(tuple(Resolution(r["component"], r["image"], Source(r["source"]), r["reason"]) for r in raw))
+
+
+def _docker(*args: str, log_file: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # no buildx on the offline path
+    if log_file is None:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, env=env, timeout=timeout)
+    with log_file.open("w") as out:
+        return subprocess.run(
+            ["docker", *args], stdout=out, stderr=subprocess.STDOUT, text=True, env=env, timeout=timeout
+        )
+
+
+def image_exists(image: str) -> bool:
+    return _docker("image", "inspect", image).returncode == 0
+
+
+def try_pull(image: str) -> tuple[bool, str]:
+    """Pull an image unless present; (ok, first line of the error)."""
+    if image_exists(image):
+        return True, "present locally"
+    try:
+        result = _docker("pull", "--quiet", image, timeout=600)
+    except subprocess.TimeoutExpired:
+        return False, "pull timed out after 600 s"
+    if result.returncode == 0:
+        return True, "pulled"
+    lines = (result.stderr or result.stdout).strip().splitlines() or ["docker pull failed"]
+    return False, lines[-1]
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _newest_mtime(paths: Iterable[Path]) -> float:
+    newest = 0.0
+    for path in paths:
+        files = path.rglob("*") if path.is_dir() else [path]
+        newest = max([newest, *(f.stat().st_mtime for f in files if f.is_file())])
+    return newest
+
+
+def host_build_is_fresh(build: HostBuild) -> bool:
+    return build.artifact.exists() and build.artifact.stat().st_mtime >= _newest_mtime(build.sources)
+
+
+class ImageBuilder:
+    """Builds offline images on the shared Debian base; host builds run one at a time (2 cores)."""
+
+    def __init__(self, log: Log) -> None:
+        self.log = log
+        self.logs_dir = WORK_DIR / "logs"
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self._host_lock = threading.Lock()
+
+    def base(self) -> None:
+        log_file = self.logs_dir / "build-base.log"
+        with log_file.open("w") as out:
+            result = subprocess.run(
+                [str(OFFLINE_DIR / "base" / "build-base.sh"), BASE_IMAGE], stdout=out, stderr=subprocess.STDOUT
+            )
+        if result.returncode != 0:
+            raise ImageError(f"base image {BASE_IMAGE} failed (log {log_file}):\n{_log_tail(log_file)}")
+
+    def host_artifact(self, component: Component) -> Path:
+        build = component.host_build
+        assert build is not None
+        if host_build_is_fresh(build):
+            return build.artifact
+        tool = build.command[0]
+        if shutil.which(tool) is None:
+            raise ImageError(f"{component.name}: `{tool}` is not installed; the offline path builds it on the host")
+        log_file = self.logs_dir / f"host-build-{component.name}.log"
+        with self._host_lock:
+            self.log(f"  {component.name}: host build `{' '.join(build.command)}` (log {log_file})")
+            with log_file.open("w") as out:
+                result = subprocess.run(
+                    build.command, cwd=build.cwd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **build.env}
+                )
+        if result.returncode != 0 or not build.artifact.exists():
+            raise ImageError(f"{component.name}: host build failed (log {log_file}):\n{_log_tail(log_file)}")
+        return build.artifact
+
+    def offline(self, component: Component) -> str:
+        if component.host_build:
+            artifact = self.host_artifact(component)
+            context = WORK_DIR / "build" / component.name
+            shutil.rmtree(context, ignore_errors=True)
+            context.mkdir(parents=True)
+            shutil.copy2(artifact, context / artifact.name)
+        else:
+            context = component.context or component.dockerfile.parent
+        log_file = self.logs_dir / f"build-{component.name}.log"
+        result = _docker(
+            "build",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "-f",
+            str(component.dockerfile),
+            "-t",
+            component.offline_tag,
+            str(context),
+            log_file=log_file,
+        )
+        if result.returncode != 0:
+            raise ImageError(f"{component.name}: offline image failed (log {log_file}):\n{_log_tail(log_file)}")
+        return component.offline_tag
+
+
+def resolve_images(mode: ImageMode, optional: set[str], log: Log, *, jobs: int = 3) -> ImagePlan:
+    """Decide and obtain every component's image; raises ImageError when a build breaks.
+
+    `optional` names the profiles (grafana, logs, jenkins) the operator wants when possible.
+    """
+    registry_ok = False
+    registry_reason = "offline mode: no registry is asked"
+    if mode is not ImageMode.OFFLINE:
+        probe = next(c.official for c in COMPONENTS if c.official)
+        registry_ok, registry_reason = try_pull(probe)
+        log(f"registry: {'reachable' if registry_ok else 'unreachable'} ({registry_reason})")
+
+    builder = ImageBuilder(log)
+    offline_needed = [c for c in COMPONENTS if c.offline and (mode is ImageMode.OFFLINE or not registry_ok)]
+    if offline_needed:
+        log(f"offline path: base image {BASE_IMAGE}")
+        builder.base()
+
+    def resolve(component: Component) -> Resolution:
+        if component.profile and component.profile not in optional:
+            return Resolution(component.name, None, Source.LEFT_OUT, "not selected in LAB_OPTIONAL")
+        if registry_ok and component.official:
+            ok, reason = try_pull(component.official)
+            if ok:
+                return Resolution(component.name, component.official, Source.OFFICIAL, reason)
+            if mode is ImageMode.OFFICIAL or not component.offline:
+                return Resolution(component.name, None, Source.LEFT_OUT, f"pull failed: {reason}")
+        if registry_ok and component.official is None:
+            return Resolution(
+                component.name,
+                f"infralab/{component.name}:latest",
+                Source.BUILT,
+                "built by compose from its Dockerfile",
+            )
+        if mode is ImageMode.OFFICIAL or not component.offline:
+            why = component.why_no_offline or "no offline build"
+            where = "offline mode" if mode is ImageMode.OFFLINE else "no registry reachable"
+            return Resolution(component.name, None, Source.LEFT_OUT, f"{where}; {why}")
+        return Resolution(component.name, builder.offline(component), Source.OFFLINE, "built offline")
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        resolutions = tuple(pool.map(resolve, COMPONENTS))
+    for r in resolutions:
+        log(f"  {r.component:<14} {r.source.value:<9} {r.image or '-'}  ({r.reason})")
+    return ImagePlan(resolutions)

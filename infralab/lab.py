@@ -1,0 +1,39 @@
+"""The running lab as the suite sees it: compose control plus ways in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from python_on_whales import Container, DockerClient
+
+from infralab.endpoints import Endpoints
+from infralab.images import ImagePlan
+from infralab.stack import ServiceState, compose_client, service_states
+
+
+@dataclass
+class Lab:
+    plan: ImagePlan
+    endpoints: Endpoints
+
+    @property
+    def compose(self) -> DockerClient:
+        return compose_client(self.plan)
+
+    def container(self, service: str) -> Container:
+        containers = self.compose.compose.ps([service], all=True)
+        if not containers:
+            raise LookupError(f"no container for service {service!r}")
+        return containers[0]
+
+    def states(self) -> dict[str, ServiceState]:
+        return service_states(self.compose, self.plan.services)
+
+    def stop(self, service: str) -> None:
+        self.compose.compose.stop([service], timeout=15)
+
+    def start(self, service: str) -> None:
+        self.compose.compose.start([service])
+
+    def logs(self, service: str, *, since: str | None = None) -> str:
+        return str(self.compose.compose.logs([service], no_log_prefix=True, since=since))

@@ -1,0 +1,124 @@
+"""Control of the lab's Compose project: up with health waiting, down, clean, status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from python_on_whales import Container, DockerClient
+
+from infralab.components import COMPONENTS
+from infralab.envfile import read_env
+from infralab.images import ImagePlan, Source
+from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, REPO_ROOT
+
+PROJECT = "infralab"
+Log = Callable[[str], None]
+
+
+class StackError(RuntimeError):
+    """The lab did not become healthy; the message names the container and its last logs."""
+
+
+def compose_client(plan: ImagePlan) -> DockerClient:
+    return DockerClient(
+        compose_files=[COMPOSE_FILE],
+        compose_env_files=[ENV_FILE, IMAGES_ENV_FILE],
+        compose_profiles=list(plan.profiles),
+        compose_project_name=PROJECT,
+        compose_project_directory=REPO_ROOT,
+    )
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str  # running, exited, missing, ...
+    health: str  # healthy, starting, unhealthy, none
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "running" and self.health in ("healthy", "none")
+
+    @property
+    def broken(self) -> bool:
+        return self.health == "unhealthy" or self.state in ("exited", "dead")
+
+
+def service_states(client: DockerClient, services: tuple[str, ...]) -> dict[str, ServiceState]:
+    by_service: dict[str, Container] = {}
+    for container in client.compose.ps(all=True):
+        labels = container.config.labels or {}
+        by_service[labels.get("com.docker.compose.service", container.name)] = container
+    states = {}
+    for service in services:
+        found = by_service.get(service)
+        if found is None:
+            states[service] = ServiceState(service, "missing", "none")
+            continue
+        health = found.state.health.status if found.state.health else "none"
+        states[service] = ServiceState(service, found.state.status or "unknown", health or "none")
+    return states
+
+
+def _last_logs(client: DockerClient, service: str, lines: int = 30) -> str:
+    try:
+        return str(client.compose.logs([service], tail=str(lines), no_log_prefix=True))
+    except Exception as exc:  # noqa: BLE001 - best effort while reporting another failure
+        return f"(logs unavailable: {exc})"
+
+
+def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, timeout: float = 300) -> float:
+    """Poll until every service is healthy; print progress as states change."""
+    start = time.monotonic()
+    last_line = ""
+    while True:
+        states = service_states(client, services)
+        elapsed = time.monotonic() - start
+        broken = [s for s in states.values() if s.broken]
+        waiting = [s for s in states.values() if not s.ready]
+        pending = ", ".join(f"{s.service} ({s.health if s.state == 'running' else s.state})" for s in waiting)
+        line = f"[{elapsed:5.1f}s] healthy {len(services) - len(waiting)}/{len(services)}"
+        line += f"; waiting for {pending}" if pending else ""
+        if line.split("]", 1)[1] != last_line.split("]", 1)[-1]:
+            log(line)
+            last_line = line
+        if not waiting:
+            return elapsed
+        if broken or elapsed > timeout:
+            culprits = broken or waiting
+            details = "\n".join(
+                f"--- {s.service}: {s.state}/{s.health}; last log lines:\n{_last_logs(client, s.service)}"
+                for s in culprits
+            )
+            names = ", ".join(s.service for s in culprits)
+            raise StackError(f"lab not healthy after {elapsed:.0f}s: {names}\n{details}")
+        time.sleep(1)  # polling cadence of the health wait, not a stand-in for a condition
+
+
+def up(plan: ImagePlan, log: Log, *, timeout: float = 300) -> float:
+    client = compose_client(plan)
+    to_build = [c.name for c in COMPONENTS if plan.by_component()[c.name].source is Source.BUILT]
+    if to_build:
+        log(f"building {', '.join(to_build)} from their Dockerfiles")
+        client.compose.build(to_build)
+    client.compose.up(detach=True, remove_orphans=True, pull="never", build=False, quiet=True)
+    return wait_healthy(client, plan.services, log, timeout=timeout)
+
+
+def down(plan: ImagePlan, *, volumes: bool = False) -> None:
+    compose_client(plan).compose.down(remove_orphans=True, volumes=volumes, timeout=20)
+
+
+def urls() -> dict[str, str]:
+    base = read_env().get("LAB_PUBLIC_URL") or "http://127.0.0.1:8080"
+    return {
+        "API (core-server)": f"{base}/api/health",
+        "Admin (admin-server)": f"{base}/admin/",
+        "Grafana": f"{base}/grafana/",
+        "Prometheus": f"{base}/prometheus/",
+        "Alertmanager API": f"{base}/alertmanager/api/v2/status",
+        "Slack stand-in": f"{base}/slack-sink/messages",
+        "Jenkins": f"{base}/jenkins/",
+    }

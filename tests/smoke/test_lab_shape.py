@@ -1,0 +1,109 @@
+"""The running lab is healthy and shaped as designed: one entry point, nothing else exposed."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import httpx
+import pytest
+
+from infralab.alerts import SlackSink
+from infralab.lab import Lab
+from infralab.prometheus import Prometheus
+from infralab.waiting import wait_until
+
+pytestmark = pytest.mark.smoke
+
+
+def test_every_container_is_healthy(lab: Lab) -> None:
+    not_ready = {name: f"{s.state}/{s.health}" for name, s in lab.states().items() if not s.ready}
+    assert not not_ready
+
+
+def test_api_health_through_nginx_carries_the_request_id(lab: Lab, lab_http: httpx.Client) -> None:
+    request_id = f"smoke-{uuid.uuid4().hex}"
+    response = lab_http.get("/api/health", headers={"X-Request-ID": request_id})
+    assert response.status_code == 200
+    assert response.json() == {"status": "UP", "service": "core-server"}
+    assert response.headers["x-request-id"] == request_id
+    # The same id in nginx's JSON access log and in core-server's own log line.
+    wait_until(lambda: request_id in lab.logs("nginx"), timeout=10, what="nginx access line")
+    wait_until(lambda: request_id in lab.logs("core-server"), timeout=10, what="core-server log line")
+
+
+def test_nginx_mints_a_request_id_when_none_is_sent(lab_http: httpx.Client) -> None:
+    first = lab_http.get("/api/health").headers["x-request-id"]
+    second = lab_http.get("/api/health").headers["x-request-id"]
+    assert len(first) >= 16
+    assert first != second
+
+
+def test_only_nginx_publishes_a_port(lab: Lab) -> None:
+    published = {}
+    for service in lab.plan.services:
+        ports = lab.container(service).network_settings.ports or {}
+        bound = [f"{b['HostIp']}:{b['HostPort']}" for bindings in ports.values() if bindings for b in bindings]
+        if bound:
+            published[service] = bound
+    assert list(published) == ["nginx"]
+    host, port = lab.endpoints.base_url.removeprefix("http://").split(":")
+    assert published["nginx"] == [f"{host}:{port}"]
+
+
+@pytest.mark.parametrize("port", [8081, 9090, 9093, 9100])
+def test_internal_ports_are_not_reachable_from_the_host(port: int) -> None:
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+
+
+@pytest.mark.parametrize(
+    "path", ["/internal/chaos", "/api/internal/chaos", "/actuator/health", "/api/actuator/env", "/admin/internal/state"]
+)
+def test_internal_paths_are_not_routed(lab_http: httpx.Client, path: str) -> None:
+    response = lab_http.get(path)
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_unknown_route_is_a_json_404(lab_http: httpx.Client) -> None:
+    response = lab_http.get("/no-such-route")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_admin_api_needs_the_token(lab: Lab, lab_http: httpx.Client) -> None:
+    assert lab_http.get("/admin/api/status").status_code == 401
+    wrong = lab_http.get("/admin/api/status", headers={"Authorization": "Bearer not-the-token-at-all"})
+    assert wrong.status_code == 401
+    right = lab_http.get("/admin/api/status", headers={"Authorization": f"Bearer {lab.endpoints.admin_token}"})
+    assert right.status_code == 200
+    assert right.json()["service"] == "admin-server"
+
+
+@pytest.mark.parametrize("path", ["/prometheus/-/ready", "/alertmanager/-/ready", "/slack-sink/messages"])
+def test_ops_routes_need_basic_auth(lab: Lab, lab_http: httpx.Client, path: str) -> None:
+    assert lab_http.get(path).status_code == 401
+    assert lab_http.get(path, auth=(lab.endpoints.ops_user, "wrong")).status_code == 401
+    assert lab_http.get(path, auth=lab.endpoints.ops_auth).status_code == 200
+
+
+def test_nginx_status_is_served_to_the_monitoring_side_only(lab: Lab, lab_http: httpx.Client) -> None:
+    assert lab_http.get("/nginx_status").status_code == 404
+    from_monitoring = lab.container("prometheus").execute(["wget", "-qO-", "http://nginx:8081/nginx_status"])
+    assert "Active connections" in from_monitoring
+    # nginx's address on the application network refuses the same request.
+    with pytest.raises(Exception, match="403"):
+        lab.container("core-server").execute(["curl", "-fsS", "http://10.77.10.2:8081/nginx_status"])
+
+
+def test_prometheus_scrapes_every_target(prometheus: Prometheus) -> None:
+    wait_until(lambda: not prometheus.targets_down(), timeout=30, what="all scrape targets up")
+    jobs = set(prometheus.values("up == 1"))
+    for job in ("core-server", "worker-server", "admin-server", "prometheus", "alertmanager", "node"):
+        assert any(f"job={job}," in series or series.endswith(f"job={job}") for series in jobs), job
+
+
+def test_watchdog_reaches_slack_through_alertmanager(slack: SlackSink) -> None:
+    heartbeat = slack.wait_for("Watchdog", "firing", timeout=60)
+    assert heartbeat.value.channel == "#lab-heartbeat"

@@ -1,0 +1,32 @@
+"""nginx -t on the lab's own nginx image, with the configuration mounted as compose mounts it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from python_on_whales import docker
+
+pytestmark = pytest.mark.static
+
+
+def test_nginx_accepts_the_configuration(image_of: Callable[[str], str], repo: Path, tmp_path: Path) -> None:
+    htpasswd = tmp_path / "ops_htpasswd"
+    htpasswd.write_text("ops:{PLAIN}x\n")
+    output = docker.run(
+        image_of("nginx"),
+        ["nginx", "-T"],  # test, then dump the configuration it loaded
+        volumes=[
+            (repo / "nginx" / "nginx.conf", "/etc/nginx/nginx.conf", "ro"),
+            (repo / "nginx" / "lab", "/etc/nginx/lab", "ro"),
+            (htpasswd, "/run/secrets/ops_htpasswd", "ro"),
+        ],
+        # The fixed upstream names come from compose's extra_hosts at run time.
+        add_hosts=[("core-server", "10.77.10.11"), ("admin-server", "10.77.10.31")],
+        remove=True,
+    )
+    # A failing test exits non-zero (python-on-whales raises); the dump shows every include loaded.
+    assert "upstream core_server" in output
+    assert "location @bad_gateway" in output
+    assert "location /prometheus/" in output

@@ -1,0 +1,21 @@
+//! worker-server: the infra-lab job worker.
+//!
+//! Layout, so that later features slot in without reshaping the crate:
+//! - `config`: environment parsing, typed errors.
+//! - `telemetry`: JSON logs, request ids, Prometheus metrics.
+//! - `health`: lifecycle state shared by both ports' health endpoints.
+//! - `app`: routes on the app port (8080); job intake will live here.
+//! - `ops`: routes on the ops port (8081); the chaos contract will live here.
+//! - `error`: the JSON error type every 4xx/5xx body goes through.
+//! - `server`: wiring of both HTTP servers, signals and graceful shutdown.
+
+pub mod app;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod ops;
+pub mod server;
+pub mod telemetry;
+
+/// Value of the `service` field in logs, health bodies and metric labels.
+pub const SERVICE_NAME: &str = "worker-server";

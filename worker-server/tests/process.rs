@@ -1,0 +1,147 @@
+//! The real binary: startup over real sockets, JSON stdout, SIGTERM -> exit 0,
+//! configuration errors. Uses only std (no HTTP client dependency).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use common::parse_object;
+
+const BIN: &str = env!("CARGO_BIN_EXE_worker-server");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Minimal HTTP/1.1 GET; returns (status, raw response).
+fn get(port: u16, path: &str, request_id: &str) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Request-ID: {request_id}\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Ok((status, raw))
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<(ExitStatus, Duration)> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some((status, start.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+fn stdout_lines(child: &mut Child) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    out.lines().map(parse_object).collect()
+}
+
+#[test]
+fn serves_both_ports_and_exits_zero_on_sigterm() {
+    let (app_port, ops_port) = (free_port(), free_port());
+    let mut child = Command::new(BIN)
+        .env("APP_PORT", app_port.to_string())
+        .env("OPS_PORT", ops_port.to_string())
+        .env("LOG_LEVEL", "info")
+        .env("HTTP_WORKERS", "1")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match get(ops_port, "/health", "probe") {
+            Ok((200, _)) => break,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => {
+                let _ = child.kill();
+                panic!("ops port never became healthy: {other:?}");
+            }
+        }
+    }
+    let (status, raw) = get(app_port, "/health", "proc-test-1").unwrap();
+    assert_eq!(status, 200, "{raw}");
+    assert!(
+        raw.to_ascii_lowercase()
+            .contains("x-request-id: proc-test-1"),
+        "{raw}"
+    );
+    let (status, raw) = get(ops_port, "/metrics", "scrape").unwrap();
+    assert_eq!(status, 200);
+    assert!(raw.contains(r#"route="/health""#), "{raw}");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let Some((exit, took)) = wait_exit(&mut child, Duration::from_secs(12)) else {
+        let _ = child.kill();
+        panic!("did not exit within 12 s of SIGTERM");
+    };
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(took < Duration::from_secs(11), "shutdown took {took:?}");
+    assert!(TcpStream::connect(("127.0.0.1", app_port)).is_err());
+
+    let lines = stdout_lines(&mut child);
+    for line in &lines {
+        for key in ["ts", "level", "service", "msg"] {
+            assert!(line.contains_key(key), "{key} missing in {line:?}");
+        }
+        assert_eq!(line["service"], "worker-server");
+    }
+    let msgs: Vec<&str> = lines.iter().filter_map(|l| l["msg"].as_str()).collect();
+    assert!(msgs.contains(&"worker-server started"), "{msgs:?}");
+    let access = lines
+        .iter()
+        .find(|l| l["msg"] == "request completed")
+        .expect("access line");
+    assert_eq!(access["request_id"], "proc-test-1");
+    assert_eq!(access["path"], "/health");
+    let signal = lines
+        .iter()
+        .find(|l| l["msg"] == "shutdown signal received, draining in-flight requests")
+        .expect("signal line");
+    assert_eq!(signal["signal"], "SIGTERM");
+    assert_eq!(msgs.last(), Some(&"shutdown complete"));
+}
+
+#[test]
+fn invalid_configuration_exits_2_with_a_json_error_line() {
+    let mut child = Command::new(BIN)
+        .env("OPS_PORT", "not-a-port")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (exit, _) = wait_exit(&mut child, Duration::from_secs(5)).expect("exits");
+    assert_eq!(exit.code(), Some(2));
+    let lines = stdout_lines(&mut child);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["level"], "error");
+    assert_eq!(lines[0]["msg"], "invalid configuration");
+    assert!(lines[0]["error"].as_str().unwrap().contains("OPS_PORT"));
+}
