@@ -20,6 +20,7 @@ class HostBuild:
     artifact: Path
     sources: tuple[Path, ...]  # newer files here than the artifact mean "rebuild"
     env: dict[str, str] = field(default_factory=dict)
+    extras: tuple[Path, ...] = ()  # files the image needs beside the artifact
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ class Component:
 
 
 def _service(
-    name: str, command: tuple[str, ...], artifact: str, sources: tuple[str, ...], env: dict[str, str] | None = None
+    name: str,
+    command: tuple[str, ...],
+    artifact: str,
+    sources: tuple[str, ...],
+    env: dict[str, str] | None = None,
+    extras: tuple[str, ...] = (),
 ) -> Component:
     root = REPO_ROOT / name
     return Component(
@@ -53,7 +59,9 @@ def _service(
         image_var=name.upper().replace("-", "_") + "_IMAGE",
         official=None,
         offline=True,
-        host_build=HostBuild(command, root, root / artifact, tuple(root / s for s in sources), env or {}),
+        host_build=HostBuild(
+            command, root, root / artifact, tuple(root / s for s in sources), env or {}, tuple(root / e for e in extras)
+        ),
     )
 
 
@@ -62,7 +70,11 @@ NOT_IN_DEBIAN = "not packaged by Debian and not buildable from a registry reacha
 COMPONENTS: tuple[Component, ...] = (
     Component("nginx", ("nginx",), "NGINX_IMAGE", "nginx:1.27.3", offline=True),
     _service(
-        "core-server", ("mvn", "-B", "-q", "-DskipTests", "package"), "target/core-server.jar", ("pom.xml", "src/main")
+        "core-server",
+        ("mvn", "-B", "-q", "-DskipTests", "package"),
+        "target/core-server.jar",
+        ("pom.xml", "src/main"),
+        extras=("jvm.options",),
     ),
     _service(
         "worker-server",

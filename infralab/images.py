@@ -180,7 +180,8 @@ class ImageBuilder:
             context = WORK_DIR / "build" / component.name
             shutil.rmtree(context, ignore_errors=True)
             context.mkdir(parents=True)
-            shutil.copy2(artifact, context / artifact.name)
+            for path in (artifact, *component.host_build.extras):
+                shutil.copy2(path, context / path.name)
         else:
             context = component.context or component.dockerfile.parent
         log_file = self.logs_dir / f"build-{component.name}.log"

@@ -92,3 +92,13 @@ def test_nginx_fixed_addresses_match_the_networks(compose_model: dict[str, Any])
 def test_optional_components_sit_behind_profiles(compose_model: dict[str, Any]) -> None:
     profiles = {name: s.get("profiles") for name, s in _services(compose_model) if s.get("profiles")}
     assert profiles == {"grafana": ["grafana"], "loki": ["logs"], "alloy": ["logs"], "jenkins": ["jenkins"]}
+
+
+def test_every_mounted_repository_path_exists(compose_model: dict[str, Any]) -> None:
+    missing = []
+    for name, service in _services(compose_model):
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./") and not (REPO_ROOT / source).exists():
+                missing.append(f"{name}: {source}")
+    assert not missing

@@ -74,7 +74,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let app_addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.app_port));
     let app_server = HttpServer::new({
         let (health, metrics) = (health.clone(), metrics.clone());
-        move || app::build(health.clone(), metrics.clone())
+        move || app::PORT.build(health.clone(), metrics.clone())
     })
     .workers(config.http_workers.get())
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
@@ -89,7 +89,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let ops_addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.ops_port));
     let ops_server = HttpServer::new({
         let (health, metrics) = (health.clone(), metrics.clone());
-        move || ops::build(health.clone(), metrics.clone())
+        move || ops::PORT.build(health.clone(), metrics.clone())
     })
     // Health probes and scrapes are light; one thread keeps memory down.
     .workers(1)

@@ -1,14 +1,12 @@
 //! The real binary: startup over real sockets, JSON stdout, SIGTERM -> exit 0,
 //! configuration errors. Uses only std (no HTTP client dependency).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::parse_object;
+use worker_server::testing::parse_object;
 
 const BIN: &str = env!("CARGO_BIN_EXE_worker-server");
 

@@ -1,14 +1,10 @@
 package httpapi
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/infra-lab/admin-server/internal/logging"
 )
 
 func TestOpsRoutes(t *testing.T) {
@@ -75,13 +71,11 @@ func TestMetricsExposition(t *testing.T) {
 }
 
 func TestRecoverAnswersJSON500(t *testing.T) {
-	var logs bytes.Buffer
-	logger := slog.New(logging.NewHandler(&logs, slog.LevelInfo, "admin-server"))
+	logger, logs := captureLogs(slog.LevelInfo)
 	h := withRequestID(logger, withAccessLog(withRecover(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("kaboom")
 	}))))
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest("GET", "/admin/health", nil))
+	w := do(h, "GET", "/admin/health", "", nil)
 
 	if w.Code != http.StatusInternalServerError {
 		t.Fatalf("status = %d, want 500", w.Code)

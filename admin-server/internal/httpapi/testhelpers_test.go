@@ -29,8 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	logs := &bytes.Buffer{}
-	logger := slog.New(logging.NewHandler(logs, slog.LevelDebug, "admin-server"))
+	logger, logs := captureLogs(slog.LevelDebug)
 	m := metrics.New()
 	serving := health.NewFlag("app server is not serving")
 	serving.Set(true)
@@ -43,6 +42,12 @@ func newFixture(t *testing.T) *fixture {
 	}
 	ops := &Ops{Service: "admin-server", Metrics: m, Health: checker}
 	return &fixture{app: app.Handler(), ops: ops.Handler(), logs: logs, serving: serving}
+}
+
+// captureLogs returns a contract JSON logger at level and the buffer it writes to.
+func captureLogs(level slog.Level) (*slog.Logger, *bytes.Buffer) {
+	logs := &bytes.Buffer{}
+	return slog.New(logging.NewHandler(logs, level, "admin-server")), logs
 }
 
 // do sends one request; token "" means no Authorization header.

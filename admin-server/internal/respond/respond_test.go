@@ -22,14 +22,7 @@ func TestJSON(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
 			JSON(w, tt.status, tt.value)
-			if w.Code != tt.wantStatus || w.Body.String() != tt.wantBody {
-				t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), tt.wantStatus, tt.wantBody)
-			}
-			for k, v := range map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
-				if got := w.Header().Get(k); got != v {
-					t.Errorf("%s = %q, want %q", k, got, v)
-				}
-			}
+			checkResponse(t, w, tt.wantStatus, tt.wantBody)
 		})
 	}
 }
@@ -37,7 +30,19 @@ func TestJSON(t *testing.T) {
 func TestError(t *testing.T) {
 	w := httptest.NewRecorder()
 	Error(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
-	if w.Code != 401 || w.Body.String() != `{"error":"unauthorized","message":"missing bearer token"}`+"\n" {
-		t.Fatalf("got %d %q", w.Code, w.Body.String())
+	checkResponse(t, w, 401, `{"error":"unauthorized","message":"missing bearer token"}`+"\n")
+}
+
+// checkResponse asserts the status, the exact body and the headers every JSON
+// response carries.
+func checkResponse(t *testing.T, w *httptest.ResponseRecorder, wantStatus int, wantBody string) {
+	t.Helper()
+	if w.Code != wantStatus || w.Body.String() != wantBody {
+		t.Fatalf("got %d %q, want %d %q", w.Code, w.Body.String(), wantStatus, wantBody)
+	}
+	for k, v := range map[string]string{"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"} {
+		if got := w.Header().Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
 	}
 }

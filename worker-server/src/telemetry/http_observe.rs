@@ -8,6 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web::Data;
+use tracing::Level;
 
 use super::metrics::{Metrics, UNMATCHED_ROUTE};
 
@@ -46,26 +47,25 @@ pub async fn observe(
     let duration_ms = (elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0;
     let status = status.as_u16();
     let method = method.as_str();
+    // `tracing` levels are static per call site, hence one site per level.
+    macro_rules! access_line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                method,
+                path,
+                route,
+                status,
+                duration_ms,
+                error = error.as_deref(),
+                "request completed"
+            )
+        };
+    }
     if status >= 500 {
-        tracing::error!(
-            method,
-            path,
-            route,
-            status,
-            duration_ms,
-            error = error.as_deref(),
-            "request completed"
-        );
+        access_line!(Level::ERROR);
     } else {
-        tracing::info!(
-            method,
-            path,
-            route,
-            status,
-            duration_ms,
-            error = error.as_deref(),
-            "request completed"
-        );
+        access_line!(Level::INFO);
     }
     result
 }

@@ -257,44 +257,15 @@ pub fn init(level: LevelFilter) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Capture;
     use serde_json::{Map, Value};
-    use std::sync::{Arc, Mutex};
-
-    /// Collects everything the layer writes.
-    #[derive(Clone, Default)]
-    struct Capture(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Capture {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Capture {
-        type Writer = Capture;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     /// Runs `f` with the contract subscriber and returns the raw output and the
     /// parsed lines (each must be one JSON object).
     fn capture(level: LevelFilter, f: impl FnOnce()) -> (String, Vec<Map<String, Value>>) {
         let out = Capture::default();
         tracing::subscriber::with_default(subscriber(level, out.clone()), f);
-        let raw = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-        let lines = raw
-            .lines()
-            .map(|l| match serde_json::from_str::<Value>(l).unwrap() {
-                Value::Object(map) => map,
-                other => panic!("not an object: {other}"),
-            })
-            .collect();
-        (raw, lines)
+        (out.raw(), out.lines())
     }
 
     fn keys(line: &Map<String, Value>) -> Vec<&str> {

@@ -95,23 +95,7 @@ fn method_label(method: &Method) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Value of the sample `name` whose labels include all of `labels`
-    /// (label order in the exposition is not part of the contract).
-    fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .find_map(|line| {
-                let (series, value) = line.rsplit_once(' ')?;
-                let (metric, rest) = series.split_once('{').unwrap_or((series, "}"));
-                let pairs = rest.strip_suffix('}')?;
-                let matches = metric == name
-                    && labels
-                        .iter()
-                        .all(|(k, v)| pairs.split(',').any(|p| p == format!("{k}=\"{v}\"")));
-                matches.then(|| value.parse().ok()).flatten()
-            })
-    }
+    use crate::testing::sample;
 
     #[test]
     fn exposition_has_service_label_counter_histogram_and_process_metrics() {

@@ -1,0 +1,28 @@
+package lab.infra.core.web;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+
+/**
+ * Turns every error inside Spring MVC into an RFC 9457 problem+json body. The base class
+ * covers Spring's own exceptions (404 for unknown paths, 405, 400, 415, ...); the handler
+ * below covers everything else as a 500 without leaking the stack trace to the client.
+ */
+@RestControllerAdvice
+public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(ApiExceptionHandler.class);
+
+    @ExceptionHandler(Exception.class)
+    public ProblemDetail handleUnexpected(Exception ex) {
+        // Full detail goes to the log (with request_id from the MDC), never to the client.
+        log.error("unhandled exception", ex);
+        return ProblemDetail.forStatusAndDetail(HttpStatus.INTERNAL_SERVER_ERROR,
+                "Unexpected error; see the service log for this request id.");
+    }
+}

@@ -1,0 +1,138 @@
+package lab.infra.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Optional;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.boot.test.web.server.LocalManagementPort;
+import org.springframework.boot.test.web.server.LocalServerPort;
+
+/**
+ * The whole service on real sockets: app port and management port apart, metrics after
+ * traffic, exposure limited to health/info/prometheus, and the JSON access line on stdout.
+ */
+@SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT, properties = "management.server.port=0")
+// Spring Boot tests turn metric export off by default; the Prometheus registry is under test here.
+@AutoConfigureObservability(tracing = false)
+@ExtendWith(OutputCaptureExtension.class)
+class ServiceIntegrationTest {
+
+    private static final HttpClient http = HttpClient.newHttpClient();
+    private static final ObjectMapper json = new ObjectMapper();
+
+    @LocalServerPort
+    private int appPort;
+
+    @LocalManagementPort
+    private int managementPort;
+
+    private HttpResponse<String> get(int port, String path, String requestId) throws Exception {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
+        if (requestId != null) {
+            request.header("X-Request-ID", requestId);
+        }
+        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void healthOnAppPortReflectsActuator() throws Exception {
+        HttpResponse<String> response = get(appPort, "/api/health", null);
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(json.readTree(response.body()))
+            .isEqualTo(json.readTree("{\"status\":\"UP\",\"service\":\"core-server\"}"));
+        assertThat(response.headers().firstValue("X-Request-ID")).isPresent();
+    }
+
+    @Test
+    void prometheusOnManagementPortHasRequestHistogram() throws Exception {
+        assertThat(get(appPort, "/api/health", null).statusCode()).isEqualTo(200);
+
+        HttpResponse<String> metrics = get(managementPort, "/actuator/prometheus", null);
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.body().lines()
+            .filter(l -> l.startsWith("http_server_requests_seconds_bucket{"))
+            .filter(l -> l.contains("uri=\"/api/health\"") && l.contains("service=\"core-server\""))
+            .toList()).isNotEmpty();
+    }
+
+    @Test
+    void managementPortExposesOnlyWhatTheLabUses() throws Exception {
+        assertThat(get(managementPort, "/actuator/health", null).statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/health/liveness", null).statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/health/readiness", null).statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/info", null).statusCode()).isEqualTo(200);
+        for (String hidden : List.of("/actuator/env", "/actuator/beans", "/actuator/heapdump", "/actuator/metrics")) {
+            assertThat(get(managementPort, hidden, null).statusCode()).as(hidden).isEqualTo(404);
+        }
+        // Actuator must not leak onto the port nginx routes to.
+        assertThat(get(appPort, "/actuator/health", null).statusCode()).isEqualTo(404);
+    }
+
+    @Test
+    void unknownApiPathIsProblemJson() throws Exception {
+        HttpResponse<String> response = get(appPort, "/api/does-not-exist", "req-404");
+        assertThat(response.statusCode()).isEqualTo(404);
+        assertThat(response.headers().firstValue("Content-Type")).hasValue("application/problem+json");
+        assertThat(response.headers().firstValue("X-Request-ID")).hasValue("req-404");
+        JsonNode body = json.readTree(response.body());
+        assertThat(body.get("status").asInt()).isEqualTo(404);
+        assertThat(response.body()).doesNotContain("Exception", "\tat ");
+    }
+
+    @Test
+    void accessLineIsContractJson(CapturedOutput output) throws Exception {
+        String requestId = "log-test-" + System.nanoTime();
+        assertThat(get(appPort, "/api/health?probe=1", requestId).statusCode()).isEqualTo(200);
+
+        // The response can reach the client just before the filter writes its line.
+        JsonNode line = null;
+        for (int i = 0; i < 50 && line == null; i++) {
+            line = accessLine(output, requestId).orElse(null);
+            if (line == null) {
+                Thread.sleep(20);
+            }
+        }
+        assertThat(line).as("access line for %s in:%n%s", requestId, output.getOut()).isNotNull();
+
+        assertThat(line.get("ts").asText()).matches("\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z");
+        assertThat(line.get("level").asText()).isEqualTo("info");
+        assertThat(line.get("service").asText()).isEqualTo("core-server");
+        assertThat(line.get("msg").asText()).isEqualTo("request completed");
+        assertThat(line.get("method").asText()).isEqualTo("GET");
+        assertThat(line.get("path").asText()).isEqualTo("/api/health");
+        assertThat(line.get("status").isInt()).isTrue();
+        assertThat(line.get("status").asInt()).isEqualTo(200);
+        assertThat(line.get("duration_ms").isNumber()).isTrue();
+        assertThat(line.get("duration_ms").asDouble()).isGreaterThanOrEqualTo(0.0);
+
+        // Every stdout line, not just ours, must be one JSON object.
+        for (String raw : output.getOut().split("\n")) {
+            if (!raw.isBlank()) {
+                assertThat(json.readTree(raw).isObject()).as(raw).isTrue();
+            }
+        }
+    }
+
+    private Optional<JsonNode> accessLine(CapturedOutput output, String requestId) throws Exception {
+        for (String raw : output.getOut().split("\n")) {
+            if (raw.contains(requestId) && raw.contains("request completed")) {
+                return Optional.of(json.readTree(raw));
+            }
+        }
+        return Optional.empty();
+    }
+}

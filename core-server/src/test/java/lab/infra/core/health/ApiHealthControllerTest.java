@@ -1,0 +1,80 @@
+package lab.infra.core.health;
+
+import static org.springframework.test.web.servlet.request.MockMvcRequestBuilders.get;
+import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.content;
+import static org.springframework.test.web.servlet.result.MockMvcResultMatchers.status;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.actuate.autoconfigure.health.HealthContributorAutoConfiguration;
+import org.springframework.boot.actuate.autoconfigure.health.HealthEndpointAutoConfiguration;
+import org.springframework.boot.actuate.health.Health;
+import org.springframework.boot.actuate.health.HealthIndicator;
+import org.springframework.boot.actuate.health.Status;
+import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
+import org.springframework.boot.test.autoconfigure.web.servlet.WebMvcTest;
+import org.springframework.boot.test.context.TestConfiguration;
+import org.springframework.context.annotation.Bean;
+import org.springframework.test.json.JsonCompareMode;
+import org.springframework.test.web.servlet.MockMvc;
+
+/**
+ * /api/health must follow the real Actuator aggregate: a contributor going DOWN or
+ * OUT_OF_SERVICE turns the whole answer into a 503.
+ */
+@WebMvcTest(ApiHealthController.class)
+@ImportAutoConfiguration({ HealthContributorAutoConfiguration.class, HealthEndpointAutoConfiguration.class })
+class ApiHealthControllerTest {
+
+    @Autowired
+    private MockMvc mvc;
+
+    @Autowired
+    private SwitchableHealthIndicator indicator;
+
+    @AfterEach
+    void reset() {
+        indicator.status = Status.UP;
+    }
+
+    @Test
+    void upGives200WithServiceName() throws Exception {
+        mvc.perform(get("/api/health"))
+            .andExpect(status().isOk())
+            .andExpect(content().json("{\"status\":\"UP\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+    }
+
+    @Test
+    void downContributorGives503() throws Exception {
+        indicator.status = Status.DOWN;
+        mvc.perform(get("/api/health"))
+            .andExpect(status().isServiceUnavailable())
+            .andExpect(content().json("{\"status\":\"DOWN\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+    }
+
+    @Test
+    void outOfServiceGives503() throws Exception {
+        indicator.status = Status.OUT_OF_SERVICE;
+        mvc.perform(get("/api/health"))
+            .andExpect(status().isServiceUnavailable())
+            .andExpect(content().json("{\"status\":\"OUT_OF_SERVICE\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+    }
+
+    static class SwitchableHealthIndicator implements HealthIndicator {
+        volatile Status status = Status.UP;
+
+        @Override
+        public Health health() {
+            return Health.status(status).build();
+        }
+    }
+
+    @TestConfiguration
+    static class Config {
+        @Bean
+        SwitchableHealthIndicator switchableHealthIndicator() {
+            return new SwitchableHealthIndicator();
+        }
+    }
+}
