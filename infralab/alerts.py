@@ -46,11 +46,12 @@ class SlackMessage:
 class SlackSink:
     """Reads back what Alertmanager posted to the Slack stand-in (via nginx, ops auth)."""
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, *, prefix: str = "/slack-sink") -> None:
         self.client = client
+        self.prefix = prefix  # where nginx routes the stand-in; "" when talking to it directly
 
     def messages(self, since: int = 0) -> list[SlackMessage]:
-        response = self.client.get("/slack-sink/messages", params={"since": since})
+        response = self.client.get(f"{self.prefix}/messages", params={"since": since})
         response.raise_for_status()
         return [SlackMessage.from_record(r) for r in response.json()]
 
