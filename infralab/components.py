@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from infralab.paths import REPO_ROOT
+from infralab.paths import REPO_ROOT, WORK_DIR
 
 OFFLINE_DIR = REPO_ROOT / "compose" / "offline"
 BASE_IMAGE = "infralab/debian-base:bookworm"
+TOOLS_DIR = WORK_DIR / "tools"  # host-built third-party binaries (offline path)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def _service(
 NOT_IN_DEBIAN = "not packaged by Debian and not buildable from a registry reachable here"
 
 COMPONENTS: tuple[Component, ...] = (
-    Component("nginx", ("nginx",), "NGINX_IMAGE", "nginx:1.27.3", offline=True),
+    # The same nginx image serves the entry point and the simulated third-party API.
+    Component("nginx", ("nginx", "ext-api"), "NGINX_IMAGE", "nginx:1.27.3", offline=True),
     _service(
         "core-server",
         ("mvn", "-B", "-q", "-DskipTests", "package"),
@@ -89,6 +91,21 @@ COMPONENTS: tuple[Component, ...] = (
         ("go.mod", "go.sum", "cmd", "internal"),
         env={"CGO_ENABLED": "0"},
     ),
+    Component(
+        "toxiproxy",
+        ("toxiproxy",),
+        "TOXIPROXY_IMAGE",
+        "ghcr.io/shopify/toxiproxy:2.12.0",
+        offline=True,
+        host_build=HostBuild(
+            (str(OFFLINE_DIR / "toxiproxy" / "build-binaries.sh"), str(TOOLS_DIR / "toxiproxy")),
+            REPO_ROOT,
+            TOOLS_DIR / "toxiproxy" / "toxiproxy-server",
+            (OFFLINE_DIR / "toxiproxy" / "build-binaries.sh",),
+            extras=(TOOLS_DIR / "toxiproxy" / "toxiproxy-cli",),
+        ),
+    ),
+    Component("docker-proxy", ("docker-proxy",), "DOCKER_PROXY_IMAGE", "haproxy:2.6", offline=True),
     Component("prometheus", ("prometheus",), "PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1", offline=True),
     Component("alertmanager", ("alertmanager",), "ALERTMANAGER_IMAGE", "prom/alertmanager:v0.27.0", offline=True),
     Component("node-exporter", ("node-exporter",), "NODE_EXPORTER_IMAGE", "prom/node-exporter:v1.8.2", offline=True),

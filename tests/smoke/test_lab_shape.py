@@ -100,7 +100,7 @@ def test_nginx_status_is_served_to_the_monitoring_side_only(lab: Lab, lab_http: 
 def test_prometheus_scrapes_every_target(prometheus: Prometheus) -> None:
     wait_until(lambda: not prometheus.targets_down(), timeout=30, what="all scrape targets up")
     jobs = set(prometheus.values("up == 1"))
-    for job in ("core-server", "worker-server", "admin-server", "prometheus", "alertmanager", "node"):
+    for job in ("core-server", "worker-server", "admin-server", "prometheus", "alertmanager", "node", "toxiproxy"):
         assert any(f"job={job}," in series or series.endswith(f"job={job}") for series in jobs), job
 
 
@@ -110,3 +110,42 @@ def test_watchdog_reaches_slack_through_alertmanager(slack: SlackSink) -> None:
     # after the lab starts.
     heartbeat = slack.wait_for("Watchdog", "firing", timeout=90)
     assert heartbeat.value.channel == "#lab-heartbeat"
+
+
+def test_worker_reaches_ext_api_only_through_toxiproxy(lab: Lab) -> None:
+    worker = lab.container("worker-server")
+    quote = worker.execute(
+        [
+            "curl",
+            "-fsS",
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{}",
+            "http://toxiproxy:18080/v1/quote",
+        ]
+    )
+    assert '"currency":"KRW"' in quote
+    with pytest.raises(Exception, match="Could not resolve host"):
+        worker.execute(["curl", "-fsS", "-m", "3", "http://ext-api:8080/health"])
+
+
+def test_docker_proxy_lets_admin_server_only_list_inspect_and_act_on_containers(lab: Lab) -> None:
+    admin = lab.container("admin-server")
+
+    def status(method: str, path: str) -> str:
+        return str(
+            admin.execute(
+                ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method, f"http://docker-proxy:2375{path}"]
+            )
+        )
+
+    assert status("GET", "/v1.41/containers/json") == "200"
+    assert status("GET", "/v1.41/images/json") == "403"
+    assert status("POST", "/v1.41/containers/create") == "403"
+    assert status("POST", "/v1.41/containers/infralab-core-server-1/exec") == "403"
+    # Nothing but admin-server can reach the proxy at all.
+    with pytest.raises(Exception, match="Could not resolve host"):
+        lab.container("core-server").execute(["curl", "-fsS", "-m", "3", "http://docker-proxy:2375/_ping"])
