@@ -149,3 +149,33 @@ def test_docker_proxy_lets_admin_server_only_list_inspect_and_act_on_containers(
     # Nothing but admin-server can reach the proxy at all.
     with pytest.raises(Exception, match="Could not resolve host"):
         lab.container("core-server").execute(["curl", "-fsS", "-m", "3", "http://docker-proxy:2375/_ping"])
+
+
+def test_red_recording_rules_cover_the_services_that_get_traffic(
+    lab: Lab, lab_http: httpx.Client, prometheus: Prometheus
+) -> None:
+    token = {"Authorization": f"Bearer {lab.endpoints.admin_token}"}
+    for _ in range(20):
+        lab_http.get("/api/health")
+        lab_http.get("/admin/api/status", headers=token)
+    # Two scrapes and a rule evaluation, at 5 s each.
+    wait_until(
+        lambda: {"core-server", "admin-server"} <= _services(prometheus, "service:http_requests:rate1m > 0"),
+        timeout=30,
+        what="RED rate for core-server and admin-server",
+    )
+    assert {"core-server", "admin-server"} <= _services(prometheus, "service:http_requests_5xx:ratio_rate1m >= 0")
+    assert {"core-server", "admin-server"} <= _services(prometheus, "service:http_request_duration_seconds:p95_1m")
+
+
+def _services(prometheus: Prometheus, expr: str) -> set[str]:
+    return {
+        part.removeprefix("service=")
+        for series in prometheus.values(expr)
+        for part in series.split(",")
+        if part.startswith("service=")
+    }
+
+
+def test_a_healthy_lab_fires_nothing_but_the_watchdog(prometheus: Prometheus) -> None:
+    assert prometheus.values('ALERTS{alertstate="firing", alertname!="Watchdog"}') == {}
