@@ -108,6 +108,8 @@ COMPONENTS: tuple[Component, ...] = (
     Component("docker-proxy", ("docker-proxy",), "DOCKER_PROXY_IMAGE", "haproxy:2.6", offline=True),
     Component("prometheus", ("prometheus",), "PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1", offline=True),
     Component("alertmanager", ("alertmanager",), "ALERTMANAGER_IMAGE", "prom/alertmanager:v0.27.0", offline=True),
+    # No official image: built from its Dockerfile on both paths (online on debian:bookworm-slim).
+    Component("mtail", ("mtail",), "MTAIL_IMAGE", None, offline=True, context=OFFLINE_DIR / "mtail"),
     Component("node-exporter", ("node-exporter",), "NODE_EXPORTER_IMAGE", "prom/node-exporter:v1.8.2", offline=True),
     Component(
         "slack-sink",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from infralab.alerts import SlackSink
+from infralab.alerts import Alertmanager, SlackSink
 from infralab.lab import Lab
 from infralab.prometheus import Prometheus
 from infralab.timeline import Timeline
@@ -23,6 +23,7 @@ RECOVERY = "recovery: core-server started"
 # Seconds from the fault (or from the recovery start, for the last three).
 SLO = {
     "502 at the entry point": 15,
+    "502s in nginx's metrics": 30,
     "critical alert in Slack": 45,
     "/api/health 200 again": 90,
     "resolved notification in Slack": 60,
@@ -39,8 +40,19 @@ def _status(client: httpx.Client, status: int, seen: list[int] | None = None) ->
 
 @pytest.mark.failure
 def test_core_server_down_gives_json_502_and_critical_alert(
-    lab: Lab, lab_http: httpx.Client, slack: SlackSink, prometheus: Prometheus, timeline: Timeline
+    lab: Lab,
+    lab_http: httpx.Client,
+    slack: SlackSink,
+    alertmanager: Alertmanager,
+    prometheus: Prometheus,
+    timeline: Timeline,
 ) -> None:
+    # Steady state first: a drill that starts inside an earlier incident proves nothing.
+    wait_until(
+        lambda: all(s.ready for s in lab.states().values()) and not alertmanager.firing("CoreServerDown"),
+        timeout=120,
+        what="steady state: lab healthy, no CoreServerDown active",
+    )
     since = slack.cursor()
     lab.stop("core-server")
     timeline.mark(FAULT)
@@ -58,6 +70,18 @@ def test_core_server_down_gives_json_502_and_critical_alert(
         assert body["request_id"] == bad.value.headers["x-request-id"]
         # Before the ARP entry of the vanished address fails, a connect may time out: 504, never anything else.
         assert set(seen) <= {200, 502, 504}, seen
+
+        # Clients keep calling while the 502s are counted (a counter's first sample has no increase).
+        wait_until(
+            lambda: (
+                lab_http.get("/api/health")
+                and (prometheus.value('sum(increase(nginx_http_requests_total{route="api", status="502"}[1m]))') or 0)
+                > 0
+            ),
+            timeout=timeline.budget(FAULT, SLO["502s in nginx's metrics"]),
+            what="502s counted in nginx_http_requests_total",
+        )
+        timeline.mark("502s in nginx's metrics", slo=SLO["502s in nginx's metrics"])
 
         alert = slack.wait_for(
             "CoreServerDown", "firing", since=since, timeout=timeline.budget(FAULT, SLO["critical alert in Slack"])
@@ -80,7 +104,7 @@ def test_core_server_down_gives_json_502_and_critical_alert(
     slack.wait_for(
         "CoreServerDown",
         "resolved",
-        since=since,
+        since=alert.value.seq,
         timeout=timeline.budget(RECOVERY, SLO["resolved notification in Slack"]),
     )
     timeline.mark("resolved notification in Slack", slo=SLO["resolved notification in Slack"])
@@ -89,5 +113,5 @@ def test_core_server_down_gives_json_502_and_critical_alert(
         timeout=timeline.budget(RECOVERY, SLO["lab healthy again"]),
         what="every container healthy",
     )
-    assert prometheus.value('up{job="core-server"}') == 1
+    prometheus.wait_for('up{job="core-server"}', lambda v: v == 1, timeout=15)
     timeline.mark("checklist passed")

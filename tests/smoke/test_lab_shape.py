@@ -100,7 +100,16 @@ def test_nginx_status_is_served_to_the_monitoring_side_only(lab: Lab, lab_http: 
 def test_prometheus_scrapes_every_target(prometheus: Prometheus) -> None:
     wait_until(lambda: not prometheus.targets_down(), timeout=30, what="all scrape targets up")
     jobs = set(prometheus.values("up == 1"))
-    for job in ("core-server", "worker-server", "admin-server", "prometheus", "alertmanager", "node", "toxiproxy"):
+    for job in (
+        "core-server",
+        "worker-server",
+        "admin-server",
+        "prometheus",
+        "alertmanager",
+        "node",
+        "toxiproxy",
+        "nginx",
+    ):
         assert any(f"job={job}," in series or series.endswith(f"job={job}") for series in jobs), job
 
 
