@@ -12,6 +12,7 @@ from infralab import stack
 from infralab.alerts import Alertmanager, SlackSink
 from infralab.cli import prepare_images
 from infralab.endpoints import Endpoints
+from infralab.faults import Faults
 from infralab.images import ImagePlan
 from infralab.lab import Lab
 from infralab.prometheus import Prometheus
@@ -82,6 +83,14 @@ def prometheus(lab: Lab) -> Prometheus:
 @pytest.fixture(scope="session")
 def slack(ops_http: httpx.Client) -> SlackSink:
     return SlackSink(ops_http)
+
+
+@pytest.fixture(scope="session")
+def faults(lab: Lab, lab_http: httpx.Client) -> Iterator[Faults]:
+    """admin-server's fault API; whatever a test leaves active is reverted at the end."""
+    client = Faults(lab_http, lab.endpoints.admin_token)
+    yield client
+    client.revert_all()
 
 
 @pytest.fixture(scope="session")

@@ -104,7 +104,24 @@ def up(plan: ImagePlan, log: Log, *, timeout: float = 300) -> float:
         log(f"building {', '.join(to_build)} from their Dockerfiles")
         client.compose.build(to_build)
     client.compose.up(detach=True, remove_orphans=True, pull="never", build=False, quiet=True)
-    return wait_healthy(client, plan.services, log, timeout=timeout)
+    elapsed = wait_healthy(client, plan.services, log, timeout=timeout)
+    reload_configs(client, log)
+    return elapsed
+
+
+# Bind-mounted configuration changes do not recreate containers: `make up` reloads them
+# in place (each reload validates first and keeps the old configuration on error).
+RELOADS = {
+    "nginx": ["nginx", "-s", "reload"],
+    "prometheus": ["wget", "-qO", "/dev/null", "--post-data=", "http://127.0.0.1:9090/prometheus/-/reload"],
+    "alertmanager": ["wget", "-qO", "/dev/null", "--post-data=", "http://127.0.0.1:9093/alertmanager/-/reload"],
+}
+
+
+def reload_configs(client: DockerClient, log: Log) -> None:
+    for service, command in RELOADS.items():
+        client.compose.execute(service, command, tty=False)
+    log(f"configuration reloaded: {', '.join(RELOADS)}")
 
 
 def down(plan: ImagePlan, *, volumes: bool = False) -> None:

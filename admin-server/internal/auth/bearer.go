@@ -2,8 +2,10 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -94,4 +96,24 @@ func (b *Bearer) Middleware(next http.Handler) http.Handler {
 		w.Header().Set("WWW-Authenticate", Challenge)
 		respond.Error(w, http.StatusUnauthorized, "unauthorized", messages[reason])
 	})
+}
+
+// Valid reports whether token is the admin token (constant time, as Check).
+func (b *Bearer) Valid(token string) bool {
+	got := sha256.Sum256([]byte(token))
+	return subtle.ConstantTimeCompare(got[:], b.want[:]) == 1
+}
+
+// SessionValue is the control page's cookie value: an HMAC derived from the token, so
+// the cookie never holds the token itself and changes when the token changes.
+func (b *Bearer) SessionValue() string {
+	mac := hmac.New(sha256.New, b.want[:])
+	mac.Write([]byte("infralab-admin-ui-session-v1"))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// ValidSession checks a cookie value in constant time.
+func (b *Bearer) ValidSession(v string) bool {
+	want := b.SessionValue()
+	return len(v) == len(want) && subtle.ConstantTimeCompare([]byte(v), []byte(want)) == 1
 }

@@ -31,6 +31,7 @@ type Config struct {
 	OpsPort  int
 	Token    string
 	LogLevel slog.Level
+	Lab      Lab
 }
 
 // Load reads and validates every variable, reporting all problems at once so an operator
@@ -42,8 +43,10 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.OpsPort, opsErr = port(getenv, "OPS_PORT", defaultOpsPort)
 	cfg.Token, tokenErr = token(getenv("ADMIN_TOKEN"))
 	cfg.LogLevel, levelErr = logLevel(getenv("LOG_LEVEL"))
+	var labErr error
+	cfg.Lab, labErr = loadLab(getenv)
 
-	errs := []error{appErr, opsErr, tokenErr, levelErr}
+	errs := []error{appErr, opsErr, tokenErr, levelErr, labErr}
 	if appErr == nil && opsErr == nil && cfg.AppPort == cfg.OpsPort {
 		errs = append(errs, fmt.Errorf("APP_PORT and OPS_PORT must differ (both are %d)", cfg.AppPort))
 	}
@@ -67,6 +70,17 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("ops_port", c.OpsPort),
 		slog.String("log_level", strings.ToLower(c.LogLevel.String())),
 		slog.Int("admin_token_length", len(c.Token)),
+		slog.Any("chaos_targets", c.Lab.ChaosTargets),
+		slog.String("docker_host", c.Lab.DockerHost),
+		slog.String("toxiproxy_url", c.Lab.ToxiproxyURL),
+		slog.Any("toxiproxy_proxies", c.Lab.ToxiproxyProxies),
+		slog.String("state_dir", c.Lab.StateDir),
+		slog.Float64("fault_ttl_default_seconds", c.Lab.FaultTTL.Seconds()),
+		slog.Float64("fault_ttl_max_seconds", c.Lab.FaultMaxTTL.Seconds()),
+		slog.Float64("rate_limit_per_second", c.Lab.RateLimit),
+		slog.Bool("traffic_enabled", c.Lab.TrafficEnabled),
+		slog.String("traffic_target_url", c.Lab.TrafficTarget),
+		slog.Int("traffic_rate", c.Lab.TrafficRate),
 	)
 }
 

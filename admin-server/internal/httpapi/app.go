@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/health"
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/metrics"
+	"github.com/infra-lab/admin-server/internal/ratelimit"
 	"github.com/infra-lab/admin-server/internal/respond"
+	"github.com/infra-lab/admin-server/internal/traffic"
 )
 
 // APIPrefix is the subtree that needs the bearer token, matched or not: an unknown
@@ -28,22 +31,51 @@ type App struct {
 	Auth      *auth.Bearer
 	Health    *health.Checker
 	Now       func() time.Time // nil means time.Now; tests pin it
+	Faults    *faults.Manager
+	Traffic   *traffic.Generator
+	Limiter   *ratelimit.Limiter // nil: no rate limit
 }
 
 // Handler returns the app-port handler. Order, outermost first: request id, access
-// log, metrics, panic recovery, auth, routes. Recovery sits inside metrics and the
-// access log so a panic is counted and logged as the 500 it becomes.
+// log, metrics, panic recovery, rate limit, auth, routes. Recovery sits inside metrics
+// and the access log so a panic is counted and logged as the 500 it becomes; the rate
+// limit sits before auth so token guessing is throttled too.
 func (a *App) Handler() http.Handler {
-	rt := NewRouter()
-	rt.HandleFunc("GET /admin/health", a.health)
-	rt.HandleFunc("GET /admin/api/status", a.status)
-
+	rt := a.router()
 	var h http.Handler = rt
 	h = requireAuthUnder(APIPrefix, a.Auth, h)
+	h = a.withRateLimit([]string{APIPrefix, "/admin/login", "/admin/ui/"}, h)
 	h = withRecover(h)
 	h = a.Metrics.InstrumentHTTP(rt.Route, h)
 	h = withAccessLog(h)
 	return withRequestID(a.Logger, h)
+}
+
+// router registers every app-port route.
+func (a *App) router() *Router {
+	rt := NewRouter()
+	rt.HandleFunc("GET /admin/health", a.health)
+	rt.HandleFunc("GET /admin/api/status", a.status)
+	rt.HandleFunc("GET /admin/api/fault-types", a.listTypes)
+	rt.HandleFunc("GET /admin/api/targets", a.listTargets)
+	rt.HandleFunc("GET /admin/api/faults", a.listFaults)
+	rt.HandleFunc("POST /admin/api/faults", a.injectFault)
+	rt.HandleFunc("DELETE /admin/api/faults", a.revertAll)
+	rt.HandleFunc("GET /admin/api/faults/{id}", a.getFault)
+	rt.HandleFunc("DELETE /admin/api/faults/{id}", a.revertFault)
+	rt.HandleFunc("GET /admin/api/history", a.history)
+	rt.HandleFunc("GET /admin/api/traffic", a.trafficStatus)
+	rt.HandleFunc("PUT /admin/api/traffic", a.trafficUpdate)
+
+	// Control page: a session cookie from the token, form posts only.
+	rt.HandleFunc("GET /admin/{$}", a.uiPage)
+	rt.HandleFunc("POST /admin/login", a.uiLogin)
+	rt.HandleFunc("POST /admin/logout", a.uiLogout)
+	rt.HandleFunc("POST /admin/ui/faults", a.uiGuard(a.uiInject))
+	rt.HandleFunc("POST /admin/ui/faults/{id}/revert", a.uiGuard(a.uiRevert))
+	rt.HandleFunc("POST /admin/ui/revert-all", a.uiGuard(a.uiRevertAll))
+	rt.HandleFunc("POST /admin/ui/traffic", a.uiGuard(a.uiTraffic))
+	return rt
 }
 
 func requireAuthUnder(prefix string, b *auth.Bearer, next http.Handler) http.Handler {

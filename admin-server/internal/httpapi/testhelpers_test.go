@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -11,9 +12,13 @@ import (
 	"time"
 
 	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/faults"
+	"github.com/infra-lab/admin-server/internal/faults/faultstest"
 	"github.com/infra-lab/admin-server/internal/health"
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/metrics"
+	"github.com/infra-lab/admin-server/internal/ratelimit"
+	"github.com/infra-lab/admin-server/internal/traffic"
 )
 
 const testToken = "test-token-0123456789"
@@ -25,9 +30,14 @@ type fixture struct {
 	app, ops http.Handler
 	logs     *bytes.Buffer
 	serving  *health.Flag
+	fake     *faultstest.Fake
+	faults   *faults.Manager
+	traffic  *traffic.Generator
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+func newFixtureWith(t *testing.T, limiter *ratelimit.Limiter) *fixture {
 	t.Helper()
 	logger, logs := captureLogs(slog.LevelDebug)
 	m := metrics.New()
@@ -35,13 +45,29 @@ func newFixture(t *testing.T) *fixture {
 	serving.Set(true)
 	checker := &health.Checker{}
 	checker.Add("app_listener", serving.Check)
+	fake := faultstest.New("alpha", "beta")
+	now := func() time.Time { return testStart.Add(90500 * time.Millisecond) }
+	mgr := faults.NewManager(faults.Options{Drivers: []faults.Driver{fake}, Logger: logger, Now: now,
+		Metrics: faults.NewMetrics(m.Registry()), DefaultTTL: 30 * time.Second, MaxTTL: 300 * time.Second})
+	if err := mgr.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	gen, err := traffic.New(logger, m.Registry(), "http://127.0.0.1:9", false, 2, []string{"/api/health"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gen.Close(); mgr.Close(context.Background()) })
 	app := &App{
 		Service: "admin-server", Version: "1.2.3", StartedAt: testStart,
 		Logger: logger, Metrics: m, Auth: auth.NewBearer(testToken, m), Health: checker,
-		Now: func() time.Time { return testStart.Add(90500 * time.Millisecond) },
+		Now:    now,
+		Faults: mgr, Traffic: gen,
+	}
+	if limiter != nil {
+		app.Limiter = limiter
 	}
 	ops := &Ops{Service: "admin-server", Metrics: m, Health: checker}
-	return &fixture{app: app.Handler(), ops: ops.Handler(), logs: logs, serving: serving}
+	return &fixture{app: app.Handler(), ops: ops.Handler(), logs: logs, serving: serving, fake: fake, faults: mgr, traffic: gen}
 }
 
 // captureLogs returns a contract JSON logger at level and the buffer it writes to.

@@ -13,9 +13,12 @@ import (
 
 	"github.com/infra-lab/admin-server/internal/auth"
 	"github.com/infra-lab/admin-server/internal/config"
+	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/health"
 	"github.com/infra-lab/admin-server/internal/httpapi"
 	"github.com/infra-lab/admin-server/internal/metrics"
+	"github.com/infra-lab/admin-server/internal/ratelimit"
+	"github.com/infra-lab/admin-server/internal/traffic"
 )
 
 // DefaultShutdownTimeout bounds the drain of in-flight requests (shared contract: <= 10 s).
@@ -45,6 +48,8 @@ type Server struct {
 	shutdownTimeout time.Duration
 	appServing      *health.Flag
 	app, ops        http.Handler
+	faults          *faults.Manager
+	traffic         *traffic.Generator
 }
 
 // New wires metrics, auth, health and both handlers.
@@ -61,6 +66,9 @@ func New(opts Options) *Server {
 	m := metrics.New()
 	checker := &health.Checker{}
 	checker.Add("app_listener", s.appServing.Check)
+	lab := opts.Config.Lab
+	s.faults = newFaultManager(opts.Logger, m, lab)
+	s.traffic = newTraffic(opts.Logger, m, lab)
 
 	s.app = (&httpapi.App{
 		Service:   config.ServiceName,
@@ -70,6 +78,9 @@ func New(opts Options) *Server {
 		Metrics:   m,
 		Auth:      auth.NewBearer(opts.Config.Token, m),
 		Health:    checker,
+		Faults:    s.faults,
+		Traffic:   s.traffic,
+		Limiter:   ratelimit.New(rateOrDefault(lab.RateLimit), int(2*rateOrDefault(lab.RateLimit)), nil),
 	}).Handler()
 	s.ops = (&httpapi.Ops{Service: config.ServiceName, Metrics: m, Health: checker}).Handler()
 	return s
@@ -97,10 +108,20 @@ func (s *Server) Serve(ctx context.Context, appLn, opsLn net.Listener) error {
 		slog.String("app_addr", appLn.Addr().String()),
 		slog.String("ops_addr", opsLn.Addr().String()),
 		slog.Any("config", s.cfg))
-	return serveAll(ctx, s.logger, s.shutdownTimeout, s.appServing, []namedServer{
+	if err := s.faults.Start(ctx); err != nil {
+		// A corrupt state file must not keep the lab from starting: say so loudly.
+		s.logger.Error("could not load the fault state; starting with none", slog.String("error", err.Error()))
+	}
+	s.traffic.Start()
+	err := serveAll(ctx, s.logger, s.shutdownTimeout, s.appServing, []namedServer{
 		{name: "app", srv: s.newHTTPServer(s.app), ln: appLn},
 		{name: "ops", srv: s.newHTTPServer(s.ops), ln: opsLn},
 	})
+	s.traffic.Close()
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.shutdownTimeout)
+	defer cancel()
+	s.faults.Close(closeCtx)
+	return err
 }
 
 func (s *Server) newHTTPServer(h http.Handler) *http.Server {

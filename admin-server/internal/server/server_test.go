@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/infra-lab/admin-server/internal/config"
 	"github.com/infra-lab/admin-server/internal/health"
 	"github.com/infra-lab/admin-server/internal/logging"
+	"github.com/infra-lab/admin-server/internal/metrics"
 )
 
 // syncBuffer lets server goroutines and the test share a log sink safely.
@@ -65,7 +68,7 @@ func TestServeEndToEnd(t *testing.T) {
 	const token = "end-to-end-token-0123"
 	logs := &syncBuffer{}
 	s := New(Options{
-		Config:  config.Config{AppPort: 1, OpsPort: 2, Token: token, LogLevel: slog.LevelInfo},
+		Config:  labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": t.TempDir()}),
 		Logger:  slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),
 		Version: "test",
 	})
@@ -86,6 +89,9 @@ func TestServeEndToEnd(t *testing.T) {
 		{app + "/admin/api/status", token, 200, `"version":"test"`},
 		{ops + "/health", "", 200, `"app_listener":{"status":"UP"}`},
 		{ops + "/metrics", "", 200, `http_requests_total{code="401",method="get",route="/admin/api/status"} 1`},
+		{app + "/admin/api/fault-types", token, 200, `"name":"network.reset_peer"`},
+		{ops + "/metrics", "", 200, `infralab_fault_injections_total{result="ok",type="container.kill"} 0`},
+		{ops + "/metrics", "", 200, `infralab_traffic_rate_per_second 0`},
 	}
 	for _, tt := range tests {
 		code, body := get(t, tt.url, tt.token)
@@ -191,5 +197,74 @@ func TestServeAllStopsWhenAServerFails(t *testing.T) {
 		[]namedServer{{name: "ops", srv: &http.Server{}, ln: ln}})
 	if err == nil || !strings.Contains(err.Error(), "ops server") {
 		t.Fatalf("serveAll() = %v, want the ops server's error", err)
+	}
+}
+
+// labConfig loads a config the way main does; the drivers point at closed loopback
+// ports so nothing leaves the machine.
+func labConfig(t *testing.T, token string, extra map[string]string) config.Config {
+	t.Helper()
+	vars := map[string]string{
+		"ADMIN_TOKEN":   token,
+		"CHAOS_TARGETS": "core-server=http://127.0.0.1:9",
+		"DOCKER_HOST":   "tcp://127.0.0.1:9",
+		"TOXIPROXY_URL": "http://127.0.0.1:9",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestStartsWithoutWritableStateDir is the current lab: no volume, a non-root user.
+// The server must start, stay healthy and say clearly that state is in memory.
+func TestStartsWithoutWritableStateDir(t *testing.T) {
+	const token = "no-volume-token-0123"
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	s := New(Options{
+		Config: labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": filepath.Join(file, "state")}),
+		Logger: slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),
+	})
+	appLn, opsLn := listen(t), listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, appLn, opsLn) }()
+	if code, body := get(t, "http://"+appLn.Addr().String()+"/admin/health", ""); code != 200 {
+		t.Fatalf("health = %d %s", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve() = %v", err)
+	}
+	if out := logs.String(); !strings.Contains(out, `"level":"error","msg":"state directory unusable: fault state is kept in memory only`) {
+		t.Errorf("no clear error about the state directory:\n%s", out)
+	}
+}
+
+// TestOpenAPIListsEveryFaultType keeps the documented type enum in step with the drivers.
+func TestOpenAPIListsEveryFaultType(t *testing.T) {
+	cfg := labConfig(t, "openapi-token-0123456", map[string]string{"ADMIN_STATE_DIR": t.TempDir()})
+	m := newFaultManager(slog.New(slog.DiscardHandler), metrics.New(), cfg.Lab)
+	types := m.Types()
+	if len(types) != 15 {
+		t.Fatalf("got %d fault types, want 15 (5 chaos, 4 container, 6 network)", len(types))
+	}
+	raw, err := os.ReadFile("../../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(raw)
+	for _, ty := range types {
+		if !strings.Contains(doc, ty.Name+",") && !strings.Contains(doc, ty.Name+"]") {
+			t.Errorf("openapi.yaml does not list fault type %s", ty.Name)
+		}
 	}
 }

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"log/slog"
+
+	"github.com/infra-lab/admin-server/internal/config"
+	"github.com/infra-lab/admin-server/internal/drivers/chaos"
+	"github.com/infra-lab/admin-server/internal/drivers/docker"
+	"github.com/infra-lab/admin-server/internal/drivers/toxiproxy"
+	"github.com/infra-lab/admin-server/internal/faults"
+	"github.com/infra-lab/admin-server/internal/metrics"
+	"github.com/infra-lab/admin-server/internal/traffic"
+)
+
+func rateOrDefault(r float64) float64 {
+	if r <= 0 {
+		return config.DefaultRateLimit
+	}
+	return r
+}
+
+// openStore uses the state directory, or falls back to memory with an error line:
+// the lab must keep starting without a volume (faults then do not survive a restart
+// and are reverted at shutdown instead).
+func openStore(logger *slog.Logger, dir string) faults.Store {
+	if dir == "" {
+		logger.Error("no state directory configured: fault state is kept in memory only")
+		return &faults.MemoryStore{}
+	}
+	fs, err := faults.OpenFileStore(dir)
+	if err != nil {
+		logger.Error("state directory unusable: fault state is kept in memory only (faults are reverted at shutdown, not reconciled after a restart); mount a writable volume at ADMIN_STATE_DIR",
+			slog.String("state_dir", dir), slog.String("error", err.Error()))
+		return &faults.MemoryStore{}
+	}
+	logger.Info("fault state file", slog.String("path", fs.Where()))
+	return fs
+}
+
+func newFaultManager(logger *slog.Logger, m *metrics.Metrics, lab config.Lab) *faults.Manager {
+	drivers := []faults.Driver{chaos.New(lab.ChaosTargets, nil)}
+	if d, err := docker.New(lab.DockerHost); err != nil {
+		logger.Error("container fault driver disabled", slog.String("error", err.Error()))
+	} else {
+		drivers = append(drivers, d)
+	}
+	if lab.ToxiproxyURL != "" {
+		drivers = append(drivers, toxiproxy.New(lab.ToxiproxyURL, lab.ToxiproxyProxies, nil))
+	}
+	return faults.NewManager(faults.Options{
+		Drivers:    drivers,
+		Store:      openStore(logger, lab.StateDir),
+		Logger:     logger,
+		Metrics:    faults.NewMetrics(m.Registry()),
+		DefaultTTL: lab.FaultTTL,
+		MaxTTL:     lab.FaultMaxTTL,
+	})
+}
+
+func newTraffic(logger *slog.Logger, m *metrics.Metrics, lab config.Lab) *traffic.Generator {
+	target, rate, paths := lab.TrafficTarget, lab.TrafficRate, lab.TrafficPaths
+	if target == "" {
+		target = config.DefaultTrafficTarget
+	}
+	if len(paths) == 0 {
+		paths = []string{config.DefaultTrafficPaths}
+	}
+	g, err := traffic.New(logger, m.Registry(), target, lab.TrafficEnabled, rate, paths)
+	if err != nil { // config.Load validated the same bounds; this is a programming error
+		logger.Error("synthetic traffic disabled", slog.String("error", err.Error()))
+		g, _ = traffic.New(logger, nil, target, false, 0, []string{config.DefaultTrafficPaths})
+	}
+	return g
+}
