@@ -98,10 +98,10 @@ COMPONENTS: tuple[Component, ...] = (
         "ghcr.io/shopify/toxiproxy:2.12.0",
         offline=True,
         host_build=HostBuild(
-            (str(OFFLINE_DIR / "toxiproxy" / "build-binaries.sh"), str(TOOLS_DIR / "toxiproxy")),
+            (str(REPO_ROOT / "scripts" / "build-toxiproxy.sh"),),
             REPO_ROOT,
             TOOLS_DIR / "toxiproxy" / "toxiproxy-server",
-            (OFFLINE_DIR / "toxiproxy" / "build-binaries.sh",),
+            (REPO_ROOT / "scripts" / "build-toxiproxy.sh",),
             extras=(TOOLS_DIR / "toxiproxy" / "toxiproxy-cli",),
         ),
     ),

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	stop, err := startToxiproxy()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAIL: cannot start a real toxiproxy for the driver tests: %v\n"+
-			"Build it with admin-server/scripts/toxiproxy.sh (needs the Go module proxy once) or set TOXIPROXY_SERVER to a toxiproxy-server binary.\n", err)
+			"Build it with scripts/build-toxiproxy.sh at the repository root (needs the Go module proxy once) or set TOXIPROXY_SERVER to a toxiproxy-server binary.\n", err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -42,10 +42,10 @@ func TestMain(m *testing.M) {
 func startToxiproxy() (func(), error) {
 	bin := os.Getenv("TOXIPROXY_SERVER")
 	if bin == "" {
-		script, _ := filepath.Abs("../../../scripts/toxiproxy.sh")
+		script, _ := filepath.Abs("../../../../scripts/build-toxiproxy.sh")
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "sh", script).Output()
+		out, err := exec.CommandContext(ctx, "bash", script).Output()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", script, err)
 		}
