@@ -105,6 +105,7 @@ COMPONENTS: tuple[Component, ...] = (
             extras=(TOOLS_DIR / "toxiproxy" / "toxiproxy-cli",),
         ),
     ),
+    Component("postgres", ("postgres",), "POSTGRES_IMAGE", "postgres:15.10-bookworm", offline=True),
     Component("docker-proxy", ("docker-proxy",), "DOCKER_PROXY_IMAGE", "haproxy:2.6", offline=True),
     Component("prometheus", ("prometheus",), "PROMETHEUS_IMAGE", "prom/prometheus:v2.55.1", offline=True),
     Component("alertmanager", ("alertmanager",), "ALERTMANAGER_IMAGE", "prom/alertmanager:v0.27.0", offline=True),

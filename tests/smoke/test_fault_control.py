@@ -75,6 +75,8 @@ def test_a_container_fault_reverts_itself_when_its_ttl_ends(lab: Lab, faults: Fa
         what="pause reverted at TTL",
     )
     assert time.monotonic() - injected >= 3
+    # Recovered, not just unpaused: its healthcheck passes again.
+    wait_until(lambda: lab.states()["ext-api"].ready, timeout=30, what="ext-api healthy again")
 
 
 @pytest.mark.parametrize(
