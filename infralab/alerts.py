@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from infralab.standins import StandIn
 from infralab.waiting import Waited, wait_until
 
 # Title of the lab's Slack template: "[FIRING:1] CoreServerDown (core-server)" / "[RESOLVED] ...".
@@ -43,22 +44,14 @@ class SlackMessage:
         )
 
 
-class SlackSink:
-    """Reads back what Alertmanager posted to the Slack stand-in (via nginx, ops auth)."""
+class SlackSink(StandIn):
+    """What Alertmanager posted to the Slack stand-in."""
 
     def __init__(self, client: httpx.Client, *, prefix: str = "/slack-sink") -> None:
-        self.client = client
-        self.prefix = prefix  # where nginx routes the stand-in; "" when talking to it directly
+        super().__init__(client, prefix=prefix)
 
     def messages(self, since: int = 0) -> list[SlackMessage]:
-        response = self.client.get(f"{self.prefix}/messages", params={"since": since})
-        response.raise_for_status()
-        return [SlackMessage.from_record(r) for r in response.json()]
-
-    def cursor(self) -> int:
-        """Sequence number of the newest message: later waits look only past it."""
-        messages = self.messages()
-        return messages[-1].seq if messages else 0
+        return [SlackMessage.from_record(r) for r in self.records(since)]
 
     def wait_for(self, alertname: str, status: str, *, since: int = 0, timeout: float) -> Waited[SlackMessage]:
         def probe() -> SlackMessage | None:
@@ -80,3 +73,6 @@ class Alertmanager:
 
     def firing(self, alertname: str) -> bool:
         return any(a["status"]["state"] == "active" for a in self.alerts(alertname))
+
+    def active_alertnames(self) -> set[str]:
+        return {a["labels"]["alertname"] for a in self.alerts() if a["status"]["state"] == "active"}

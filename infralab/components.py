@@ -112,13 +112,14 @@ COMPONENTS: tuple[Component, ...] = (
     # No official image: built from its Dockerfile on both paths (online on debian:bookworm-slim).
     Component("mtail", ("mtail",), "MTAIL_IMAGE", None, offline=True, context=OFFLINE_DIR / "mtail"),
     Component("node-exporter", ("node-exporter",), "NODE_EXPORTER_IMAGE", "prom/node-exporter:v1.8.2", offline=True),
+    # The Slack-webhook and Sentry stand-ins share one image.
     Component(
-        "slack-sink",
-        ("slack-sink",),
-        "SLACK_SINK_IMAGE",
+        "stand-ins",
+        ("slack-sink", "sentry-sink"),
+        "STAND_INS_IMAGE",
         None,
         offline=True,
-        context=REPO_ROOT / "monitoring" / "slack-sink",
+        context=REPO_ROOT / "monitoring" / "stand-ins",
     ),
     Component(
         "grafana",

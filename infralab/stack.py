@@ -136,6 +136,7 @@ def urls() -> dict[str, str]:
         "Grafana": f"{base}/grafana/",
         "Prometheus": f"{base}/prometheus/",
         "Alertmanager API": f"{base}/alertmanager/api/v2/status",
-        "Slack stand-in": f"{base}/slack-sink/messages",
+        "Slack stand-in": f"{base}/slack-sink/records",
+        "Sentry stand-in": f"{base}/sentry-sink/records",
         "Jenkins": f"{base}/jenkins/",
     }

@@ -22,6 +22,8 @@ class Timeline:
     _start: float = field(default_factory=time.monotonic)
 
     def mark(self, name: str, *, slo: float | None = None) -> Event:
+        if not self.events:  # offsets count from the first event (the fault), not from setup
+            self._start = time.monotonic()
         event = Event(name, datetime.now(UTC), time.monotonic() - self._start, slo)
         self.events.append(event)
         return event

@@ -1,6 +1,8 @@
 //! Runtime configuration from environment variables.
 
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use thiserror::Error;
 use tracing::level_filters::LevelFilter;
@@ -18,6 +20,73 @@ pub struct Config {
     pub log_level: LevelFilter,
     /// Worker threads of the app server; the ops server always uses one.
     pub http_workers: NonZeroUsize,
+    /// Job intake, the external API and result callbacks.
+    pub jobs: JobsConfig,
+    /// How long SIGTERM waits for queued and running jobs before handing them back.
+    pub shutdown_grace: Duration,
+    /// Directory of the chaos `disk` ballast file.
+    pub chaos_disk_path: PathBuf,
+}
+
+/// Everything about jobs that an operator may tune. Defaults suit the lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobsConfig {
+    /// Jobs waiting for a free pool task; beyond this intake answers 429.
+    pub queue_capacity: usize,
+    /// Jobs processed concurrently.
+    pub pool_size: usize,
+    /// `Retry-After` seconds on 429 and 503.
+    pub retry_after_secs: u64,
+    /// Finished job ids remembered for de-duplication.
+    pub dedup_capacity: usize,
+    /// Base URL of the external API (`/v1/quote` is appended).
+    pub ext_api_url: String,
+    /// TCP connect timeout of one ext-api attempt.
+    pub ext_connect_timeout: Duration,
+    /// Total timeout of one ext-api attempt (connect, send, answer).
+    pub ext_attempt_timeout: Duration,
+    /// Attempts per job, first included.
+    pub ext_max_attempts: u32,
+    /// Budget of one job across all attempts and backoffs.
+    pub job_deadline: Duration,
+    /// Backoff before retry n is random in [0, min(max, base * 2^(n-1))].
+    pub ext_backoff_base: Duration,
+    pub ext_backoff_max: Duration,
+    /// Consecutive failed ext-api attempts that open the circuit.
+    pub breaker_failure_threshold: u32,
+    /// How long the circuit stays open before one probe is let through.
+    pub breaker_open_duration: Duration,
+    /// Timeout of one result callback to core-server.
+    pub callback_timeout: Duration,
+    /// Callback attempts before giving up (the job id is then forgotten, so
+    /// core's re-dispatch runs the job again).
+    pub callback_max_attempts: u32,
+    pub callback_backoff_base: Duration,
+    pub callback_backoff_max: Duration,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 100,
+            pool_size: 8,
+            retry_after_secs: 2,
+            dedup_capacity: 10_000,
+            ext_api_url: "http://toxiproxy:18080".to_owned(),
+            ext_connect_timeout: Duration::from_millis(500),
+            ext_attempt_timeout: Duration::from_millis(2_000),
+            ext_max_attempts: 3,
+            job_deadline: Duration::from_millis(8_000),
+            ext_backoff_base: Duration::from_millis(100),
+            ext_backoff_max: Duration::from_millis(1_000),
+            breaker_failure_threshold: 5,
+            breaker_open_duration: Duration::from_millis(5_000),
+            callback_timeout: Duration::from_millis(2_000),
+            callback_max_attempts: 8,
+            callback_backoff_base: Duration::from_millis(200),
+            callback_backoff_max: Duration::from_millis(5_000),
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -30,6 +99,15 @@ pub enum ConfigError {
     InvalidLogLevel(String),
     #[error("HTTP_WORKERS={0:?} is not a positive integer")]
     InvalidWorkers(String),
+    #[error("{name}={value:?} is not an integer in {min}..={max}")]
+    OutOfRange {
+        name: &'static str,
+        value: String,
+        min: u64,
+        max: u64,
+    },
+    #[error("EXT_API_URL={0:?} is not an http:// or https:// URL")]
+    InvalidUrl(String),
 }
 
 impl Config {
@@ -59,12 +137,94 @@ impl Config {
                 .parse::<NonZeroUsize>()
                 .map_err(|_| ConfigError::InvalidWorkers(v))?,
         };
+        let d = JobsConfig::default();
+        let num = |name: &'static str, default: u64, min: u64, max: u64| {
+            parse_range(name, get(name), default, min, max)
+        };
+        let ms = |name: &'static str, default: Duration, min: u64, max: u64| {
+            num(name, default.as_millis() as u64, min, max).map(Duration::from_millis)
+        };
+        let ext_api_url = get("EXT_API_URL")
+            .map(|v| v.trim().trim_end_matches('/').to_owned())
+            .unwrap_or(d.ext_api_url);
+        if !(ext_api_url.starts_with("http://") || ext_api_url.starts_with("https://")) {
+            return Err(ConfigError::InvalidUrl(ext_api_url));
+        }
+        let jobs = JobsConfig {
+            queue_capacity: num("JOB_QUEUE_CAPACITY", d.queue_capacity as u64, 1, 100_000)?
+                as usize,
+            pool_size: num("JOB_WORKERS", d.pool_size as u64, 1, 1024)? as usize,
+            retry_after_secs: num("JOB_RETRY_AFTER_SECONDS", d.retry_after_secs, 1, 3600)?,
+            dedup_capacity: num("JOB_DEDUP_CAPACITY", d.dedup_capacity as u64, 1, 10_000_000)?
+                as usize,
+            ext_api_url,
+            ext_connect_timeout: ms("EXT_CONNECT_TIMEOUT_MS", d.ext_connect_timeout, 1, 60_000)?,
+            ext_attempt_timeout: ms("EXT_TIMEOUT_MS", d.ext_attempt_timeout, 1, 600_000)?,
+            ext_max_attempts: num("EXT_MAX_ATTEMPTS", d.ext_max_attempts.into(), 1, 20)? as u32,
+            job_deadline: ms("JOB_DEADLINE_MS", d.job_deadline, 1, 3_600_000)?,
+            ext_backoff_base: ms("EXT_BACKOFF_BASE_MS", d.ext_backoff_base, 1, 60_000)?,
+            ext_backoff_max: ms("EXT_BACKOFF_MAX_MS", d.ext_backoff_max, 1, 600_000)?,
+            breaker_failure_threshold: num(
+                "BREAKER_FAILURE_THRESHOLD",
+                d.breaker_failure_threshold.into(),
+                1,
+                10_000,
+            )? as u32,
+            breaker_open_duration: ms("BREAKER_OPEN_MS", d.breaker_open_duration, 1, 3_600_000)?,
+            callback_timeout: ms("CALLBACK_TIMEOUT_MS", d.callback_timeout, 1, 600_000)?,
+            callback_max_attempts: num(
+                "CALLBACK_MAX_ATTEMPTS",
+                d.callback_max_attempts.into(),
+                1,
+                100,
+            )? as u32,
+            callback_backoff_base: ms(
+                "CALLBACK_BACKOFF_BASE_MS",
+                d.callback_backoff_base,
+                1,
+                60_000,
+            )?,
+            callback_backoff_max: ms(
+                "CALLBACK_BACKOFF_MAX_MS",
+                d.callback_backoff_max,
+                1,
+                600_000,
+            )?,
+        };
+        let shutdown_grace = Duration::from_secs(num("SHUTDOWN_GRACE_SECONDS", 12, 1, 3600)?);
+        let chaos_disk_path = get("CHAOS_DISK_PATH")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
         Ok(Self {
             app_port,
             ops_port,
             log_level,
             http_workers,
+            jobs,
+            shutdown_grace,
+            chaos_disk_path,
         })
+    }
+}
+
+fn parse_range(
+    name: &'static str,
+    value: Option<String>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::OutOfRange {
+            name,
+            value,
+            min,
+            max,
+        }),
     }
 }
 
@@ -110,6 +270,9 @@ mod tests {
         assert_eq!(c.ops_port, 8081);
         assert_eq!(c.log_level, LevelFilter::INFO);
         assert!(c.http_workers.get() >= 1);
+        assert_eq!(c.jobs, JobsConfig::default());
+        assert_eq!(c.jobs.ext_api_url, "http://toxiproxy:18080");
+        assert_eq!(c.shutdown_grace, Duration::from_secs(12));
     }
 
     #[test]
@@ -119,8 +282,14 @@ mod tests {
             ("OPS_PORT", "9001"),
             ("LOG_LEVEL", "DEBUG"),
             ("HTTP_WORKERS", "3"),
+            ("JOB_QUEUE_CAPACITY", "7"),
+            ("EXT_TIMEOUT_MS", "250"),
+            ("EXT_API_URL", "http://127.0.0.1:9/"),
         ])
         .unwrap();
+        assert_eq!(c.jobs.queue_capacity, 7);
+        assert_eq!(c.jobs.ext_attempt_timeout, Duration::from_millis(250));
+        assert_eq!(c.jobs.ext_api_url, "http://127.0.0.1:9");
         assert_eq!((c.app_port, c.ops_port), (9000, 9001));
         assert_eq!(c.log_level, LevelFilter::DEBUG);
         assert_eq!(c.http_workers.get(), 3);
@@ -151,5 +320,20 @@ mod tests {
             config(&[("HTTP_WORKERS", "0")]),
             Err(ConfigError::InvalidWorkers("0".into()))
         );
+        assert!(matches!(
+            config(&[("JOB_QUEUE_CAPACITY", "0")]),
+            Err(ConfigError::OutOfRange {
+                name: "JOB_QUEUE_CAPACITY",
+                ..
+            })
+        ));
+        assert!(matches!(
+            config(&[("EXT_TIMEOUT_MS", "fast")]),
+            Err(ConfigError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            config(&[("EXT_API_URL", "toxiproxy:18080")]),
+            Err(ConfigError::InvalidUrl(_))
+        ));
     }
 }

@@ -16,6 +16,18 @@ pub enum ApiError {
     NotFound { method: String, path: String },
     #[error("metrics could not be encoded: {0}")]
     Metrics(#[from] prometheus::Error),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFoundMsg(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("job queue is full, retry in {0} s")]
+    QueueFull(u64),
+    #[error("shutting down, retry in {0} s")]
+    ShuttingDown(u64),
+    #[error("chaos fault: injected error {0}")]
+    ChaosInjected(StatusCode),
 }
 
 impl ApiError {
@@ -24,6 +36,12 @@ impl ApiError {
         match self {
             ApiError::NotFound { .. } => "not_found",
             ApiError::Metrics(_) => "internal",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::NotFoundMsg(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::QueueFull(_) => "queue_full",
+            ApiError::ShuttingDown(_) => "shutting_down",
+            ApiError::ChaosInjected(_) => "chaos_injected",
         }
     }
 }
@@ -33,12 +51,30 @@ impl ResponseError for ApiError {
         match self {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Metrics(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFoundMsg(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::QueueFull(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ShuttingDown(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::ChaosInjected(status) => *status,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        error_body(status, self.code(), &client_message(status, self))
+        // "shutting down" is an expected, safe-to-show state, not an internal detail.
+        let message = match self {
+            ApiError::ShuttingDown(_) => self.to_string(),
+            _ => client_message(status, self),
+        };
+        let mut res = error_body(status, self.code(), &message);
+        if let ApiError::QueueFull(secs) | ApiError::ShuttingDown(secs) = self {
+            res.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from(*secs),
+            );
+        }
+        res
     }
 }
 

@@ -5,17 +5,22 @@
 //! - `telemetry`: JSON logs, request ids, Prometheus metrics.
 //! - `health`: lifecycle state shared by both ports' health endpoints.
 //! - `port`: what both HTTP ports share (state, request ids, JSON errors).
-//! - `app`: routes on the app port (8080); job intake will live here.
-//! - `ops`: routes on the ops port (8081); the chaos contract will live here.
+//! - `app`: routes on the app port (8080): health, job intake.
+//! - `ops`: routes on the ops port (8081): health, metrics, the chaos contract.
+//! - `jobs`: bounded queue, pool, ext-api client with retries and circuit
+//!   breaker, result callbacks, hand-back on shutdown.
+//! - `chaos`: the chaos contract's faults.
 //! - `error`: the JSON error type every 4xx/5xx body goes through.
 //! - `server`: wiring of both HTTP servers, signals and graceful shutdown.
 //! - `testing` (tests only, `test-util` feature): helpers shared by unit and
 //!   integration tests.
 
 pub mod app;
+pub mod chaos;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod jobs;
 pub mod ops;
 pub mod port;
 pub mod server;

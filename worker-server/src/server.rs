@@ -5,6 +5,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::task::Poll;
+use std::time::Instant;
 
 use actix_web::rt::signal::unix::{Signal, SignalKind, signal};
 use actix_web::web::Data;
@@ -15,6 +16,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::health::Health;
+use crate::port::State;
 use crate::telemetry::logging;
 use crate::telemetry::metrics::Metrics;
 use crate::{SERVICE_NAME, app, ops};
@@ -28,6 +30,8 @@ pub enum ServerError {
     Bind { addr: SocketAddr, source: io::Error },
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] io::Error),
+    #[error("cannot create the HTTP client: {0}")]
+    HttpClient(String),
     #[error("cannot create metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("{server} server failed: {reason}")]
@@ -68,13 +72,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let mut signals = ShutdownSignals::install().map_err(ServerError::Signals)?;
     let health = Health::new();
     let metrics = Data::new(Metrics::new(SERVICE_NAME)?);
+    let state = State::new(&config, health.clone(), metrics.clone())
+        .map_err(|e| ServerError::HttpClient(e.to_string()))?;
+    let jobs = state.jobs_arc();
 
     // actix's own signal handling is disabled: one handler stops both servers in
     // order (app drains first, ops stays up meanwhile, reporting DOWN).
     let app_addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.app_port));
     let app_server = HttpServer::new({
-        let (health, metrics) = (health.clone(), metrics.clone());
-        move || app::PORT.build(health.clone(), metrics.clone())
+        let state = state.clone();
+        move || app::PORT.build(state.clone())
     })
     .workers(config.http_workers.get())
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
@@ -88,8 +95,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
 
     let ops_addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.ops_port));
     let ops_server = HttpServer::new({
-        let (health, metrics) = (health.clone(), metrics.clone());
-        move || ops::PORT.build(health.clone(), metrics.clone())
+        let state = state.clone();
+        move || ops::PORT.build(state.clone())
     })
     // Health probes and scrapes are light; one thread keeps memory down.
     .workers(1)
@@ -106,24 +113,34 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     // A `Server` does nothing until polled: run each as its own task.
     let app_task = rt::spawn(app_server);
     let ops_task = rt::spawn(ops_server);
+    // The job pool runs on this (the main) runtime; intake handlers on the HTTP
+    // worker threads only put jobs into the queue.
+    let pool = jobs.start();
     health.set_up();
     info!(
         app_port = config.app_port,
         ops_port = config.ops_port,
         http_workers = config.http_workers.get(),
+        job_workers = config.jobs.pool_size,
+        queue_capacity = config.jobs.queue_capacity,
+        ext_api_url = %config.jobs.ext_api_url,
         "worker-server started"
     );
 
+    let signalled_at = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
     rt::spawn({
-        let health = health.clone();
+        let (health, jobs, signalled_at) = (health.clone(), jobs.clone(), signalled_at.clone());
         async move {
             let signal = signals.recv().await;
+            *signalled_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
             info!(
                 signal,
                 timeout_s = SHUTDOWN_TIMEOUT_SECS,
                 "shutdown signal received, draining in-flight requests"
             );
             health.set_draining();
+            // New dispatches get 503 from now on (core retries elsewhere/later).
+            jobs.stop_intake();
             let graceful = app_handle.stop(true);
             // A second signal means "now": stop without waiting for requests.
             let again = async {
@@ -136,8 +153,19 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     });
 
     let app_result = app_task.await;
-    // The app server is gone (drained, or failed): take the ops server down too.
+    // The app server is gone (drained, or failed): finish or hand back the jobs
+    // within the grace period (counted from the signal), then the ops server.
     health.set_draining();
+    let started = signalled_at
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(Instant::now);
+    let grace = config.shutdown_grace.saturating_sub(started.elapsed());
+    jobs.shutdown(pool, grace).await;
+    let reverted = state.chaos.revert_all();
+    if !reverted.is_empty() {
+        info!(reverted = ?reverted, "chaos faults reverted at shutdown");
+    }
     ops_handle.stop(true).await;
     let ops_result = ops_task.await;
     server_result("app", app_result)?;

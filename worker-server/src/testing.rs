@@ -67,3 +67,419 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
             matches.then(|| value.parse().ok()).flatten()
         })
 }
+
+// ---------------------------------------------------------------------------
+// Real-socket harness: in-process worker on port 0, stub ext-api and core,
+// and a real toxiproxy process. All on 127.0.0.1.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::web::{self, Bytes, Data};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, rt};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::health::Health;
+use crate::jobs::{Jobs, Pool, ShutdownReport};
+use crate::port::State;
+use crate::telemetry::metrics::Metrics;
+use crate::{SERVICE_NAME, app, ops};
+
+/// Configuration from `vars` only (the process environment is ignored).
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(|name| map.get(name).cloned()).expect("test configuration is valid")
+}
+
+/// Serves `factory` on 127.0.0.1:0 with one worker thread; returns its address.
+macro_rules! serve {
+    ($factory:expr) => {{
+        let server = HttpServer::new($factory)
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(1)
+            .bind(("127.0.0.1", 0))
+            .expect("bind 127.0.0.1:0");
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        rt::spawn(server);
+        (addr, handle)
+    }};
+}
+
+/// The worker's two ports and job pool, in this process, on port 0.
+pub struct Worker {
+    pub app: String,
+    pub ops: String,
+    pub state: State,
+    pool: Option<Pool>,
+    handles: Vec<ServerHandle>,
+}
+
+impl Worker {
+    pub async fn start(config: Config) -> Self {
+        let health = Health::new();
+        let metrics = Data::new(Metrics::new(SERVICE_NAME).expect("metrics"));
+        let state = State::new(&config, health.clone(), metrics).expect("HTTP clients build");
+        let (app_addr, app_handle) = serve!({
+            let state = state.clone();
+            move || app::PORT.build(state.clone())
+        });
+        let (ops_addr, ops_handle) = serve!({
+            let state = state.clone();
+            move || ops::PORT.build(state.clone())
+        });
+        let pool = state.jobs_arc().start();
+        health.set_up();
+        Self {
+            app: format!("http://{app_addr}"),
+            ops: format!("http://{ops_addr}"),
+            state,
+            pool: Some(pool),
+            handles: vec![app_handle, ops_handle],
+        }
+    }
+
+    pub fn jobs(&self) -> &Jobs {
+        &self.state.jobs
+    }
+
+    /// Graceful shutdown as the server does it: intake stops, the pool drains
+    /// within `grace`, leftovers are handed back.
+    pub async fn shutdown(&mut self, grace: Duration) -> ShutdownReport {
+        self.state.health.set_draining();
+        let pool = self.pool.take().expect("shut down once");
+        let report = self.state.jobs.shutdown(pool, grace).await;
+        for h in &self.handles {
+            h.stop(false).await;
+        }
+        report
+    }
+
+    /// The ops port's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.ops))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// POSTs a quote job; returns the HTTP status, `Retry-After` and the body.
+    pub async fn dispatch(&self, job_id: &str, callback_url: &str) -> (u16, Option<String>, Value) {
+        let body = json!({"job_id": job_id, "type": "quote", "payload": {"sku": "A-1", "qty": 2},
+            "attempt": 1, "callback_url": callback_url});
+        self.dispatch_raw(&body.to_string()).await
+    }
+
+    pub async fn dispatch_raw(&self, body: &str) -> (u16, Option<String>, Value) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/internal/jobs", self.app))
+            .header("content-type", "application/json")
+            .header("x-request-id", "test-dispatch")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("dispatch");
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body =
+            serde_json::from_slice(&res.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
+        (status, retry_after, body)
+    }
+}
+
+/// A tiny ext-api: `POST /v1/quote` answers a JSON quote echoing the payload,
+/// or `status` when that is set to anything but 200, after `delay_ms`.
+#[derive(Clone)]
+pub struct ExtApiStub {
+    pub addr: SocketAddr,
+    pub status: Arc<AtomicU16>,
+    pub delay_ms: Arc<AtomicU64>,
+    pub requests: Arc<AtomicU64>,
+}
+
+impl ExtApiStub {
+    pub fn start() -> Self {
+        let status = Arc::new(AtomicU16::new(200));
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let requests = Arc::new(AtomicU64::new(0));
+        let (addr, _) = serve!({
+            let (status, delay_ms, requests) = (status.clone(), delay_ms.clone(), requests.clone());
+            move || {
+                let (status, delay_ms, requests) =
+                    (status.clone(), delay_ms.clone(), requests.clone());
+                App::new().route(
+                    "/v1/quote",
+                    web::post().to(move |req: HttpRequest, body: Bytes| {
+                        let (status, delay_ms, requests) =
+                            (status.clone(), delay_ms.clone(), requests.clone());
+                        async move {
+                            requests.fetch_add(1, Ordering::SeqCst);
+                            let delay = delay_ms.load(Ordering::SeqCst);
+                            if delay > 0 {
+                                tokio::time::sleep(Duration::from_millis(delay)).await;
+                            }
+                            let code = status.load(Ordering::SeqCst);
+                            if code != 200 {
+                                return HttpResponse::build(
+                                    actix_web::http::StatusCode::from_u16(code).unwrap(),
+                                )
+                                .json(json!({"error": "stub", "status": code}));
+                            }
+                            let payload: Value =
+                                serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            let key = req
+                                .headers()
+                                .get("idempotency-key")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            HttpResponse::Ok().json(json!({"quote_id": key,
+                                "price": {"amount": "42.00", "currency": "KRW"}, "echo": payload}))
+                        }
+                    }),
+                )
+            }
+        });
+        Self {
+            addr,
+            status,
+            delay_ms,
+            requests,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// A tiny core-server: stores every result PUT to `/internal/jobs/{id}/result`.
+/// The first `fail_next` callbacks get a 503.
+#[derive(Clone)]
+pub struct CoreStub {
+    pub addr: SocketAddr,
+    pub results: Arc<Mutex<HashMap<String, Vec<Value>>>>,
+    pub fail_next: Arc<AtomicU32>,
+}
+
+impl CoreStub {
+    pub fn start() -> Self {
+        let results: Arc<Mutex<HashMap<String, Vec<Value>>>> = Arc::default();
+        let fail_next = Arc::new(AtomicU32::new(0));
+        let (addr, _) = serve!({
+            let (results, fail_next) = (results.clone(), fail_next.clone());
+            move || {
+                let (results, fail_next) = (results.clone(), fail_next.clone());
+                App::new().route(
+                    "/internal/jobs/{id}/result",
+                    web::put().to(move |id: web::Path<String>, body: web::Json<Value>| {
+                        let (results, fail_next) = (results.clone(), fail_next.clone());
+                        async move {
+                            let failing = fail_next
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                    n.checked_sub(1)
+                                })
+                                .is_ok();
+                            if failing {
+                                return HttpResponse::ServiceUnavailable().finish();
+                            }
+                            results
+                                .lock()
+                                .unwrap()
+                                .entry(id.into_inner())
+                                .or_default()
+                                .push(body.into_inner());
+                            HttpResponse::Ok().json(json!({"stored": true}))
+                        }
+                    }),
+                )
+            }
+        });
+        Self {
+            addr,
+            results,
+            fail_next,
+        }
+    }
+
+    pub fn callback_url(&self, job_id: &str) -> String {
+        format!("http://{}/internal/jobs/{job_id}/result", self.addr)
+    }
+
+    pub fn result(&self, job_id: &str) -> Option<Value> {
+        self.results
+            .lock()
+            .unwrap()
+            .get(job_id)
+            .and_then(|v| v.first().cloned())
+    }
+
+    pub fn count(&self, job_id: &str) -> usize {
+        self.results.lock().unwrap().get(job_id).map_or(0, Vec::len)
+    }
+
+    /// Waits (bounded) for the first result of `job_id`.
+    pub async fn wait_result(&self, job_id: &str, limit: Duration) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(v) = self.result(job_id) {
+                return v;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no result for job {job_id} within {limit:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A fresh job id.
+pub fn job_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// A toxiproxy server process for this test binary, built by
+/// the repository's `scripts/build-toxiproxy.sh` when missing. It exits with the test process: its
+/// wrapper shell kills it when our end of its stdin closes.
+pub struct Toxiproxy {
+    pub api: String,
+    _stdin: Mutex<ChildStdin>,
+    _child: Mutex<Child>,
+}
+
+impl Toxiproxy {
+    pub fn shared() -> &'static Toxiproxy {
+        static SHARED: OnceLock<Toxiproxy> = OnceLock::new();
+        SHARED.get_or_init(Self::spawn)
+    }
+
+    fn spawn() -> Self {
+        let bin = build_toxiproxy();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = std::env::temp_dir().join(format!("worker-server-toxiproxy-{port}.log"));
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#""$0" -host 127.0.0.1 -port "$1" >"$2" 2>&1 & pid=$!; read _ignored; kill $pid"#)
+            .arg(&bin)
+            .arg(port.to_string())
+            .arg(&log)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start toxiproxy through sh");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "toxiproxy ({}) did not listen on 127.0.0.1:{port} within 15 s; log: {}",
+                bin.display(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            api: format!("http://127.0.0.1:{port}"),
+            _stdin: Mutex::new(stdin),
+            _child: Mutex::new(child),
+        }
+    }
+
+    /// Creates a proxy from a free loopback port to `upstream`; returns its URL.
+    pub async fn proxy(&self, name: &str, upstream: SocketAddr) -> String {
+        let res = reqwest::Client::new()
+            .post(format!("{}/proxies", self.api))
+            .body(json!({"name": name, "listen": "127.0.0.1:0", "upstream": upstream.to_string(), "enabled": true}).to_string())
+            .send()
+            .await
+            .expect("toxiproxy API");
+        let status = res.status();
+        let body: Value =
+            serde_json::from_slice(&res.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
+        assert!(status.is_success(), "create proxy: {status} {body}");
+        let listen = body["listen"].as_str().expect("listen address").to_owned();
+        format!("http://{listen}")
+    }
+
+    pub async fn toxic(
+        &self,
+        proxy: &str,
+        name: &str,
+        kind: &str,
+        stream: &str,
+        attributes: Value,
+    ) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/proxies/{proxy}/toxics", self.api))
+            .body(
+                json!({"name": name, "type": kind, "stream": stream, "toxicity": 1.0,
+                "attributes": attributes})
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("toxiproxy API");
+        assert!(res.status().is_success(), "add toxic: {}", res.status());
+    }
+
+    pub async fn remove_toxic(&self, proxy: &str, name: &str) {
+        let res = reqwest::Client::new()
+            .delete(format!("{}/proxies/{proxy}/toxics/{name}", self.api))
+            .send()
+            .await
+            .expect("toxiproxy API");
+        assert!(res.status().is_success(), "remove toxic: {}", res.status());
+    }
+
+    pub async fn set_enabled(&self, proxy: &str, enabled: bool) {
+        let res = reqwest::Client::new()
+            .post(format!("{}/proxies/{proxy}", self.api))
+            .body(json!({"enabled": enabled}).to_string())
+            .send()
+            .await
+            .expect("toxiproxy API");
+        assert!(res.status().is_success(), "enable proxy: {}", res.status());
+    }
+}
+
+/// Path of the toxiproxy server binary, built when missing. Panics with the
+/// build output when it cannot be built: these tests never skip silently.
+pub fn build_toxiproxy() -> PathBuf {
+    if let Some(path) = std::env::var_os("TOXIPROXY_SERVER") {
+        return PathBuf::from(path);
+    }
+    // One build for the whole repository (also the offline image's and admin-server's).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-toxiproxy.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    assert!(
+        out.status.success(),
+        "toxiproxy could not be built by {script} (needs Go and the Go module proxy; \
+         or set TOXIPROXY_SERVER=/path/to/toxiproxy-server):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}

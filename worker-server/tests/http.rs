@@ -11,6 +11,7 @@ use actix_web::{App, test};
 use serde_json::{Value, json};
 
 use worker_server::health::Health;
+use worker_server::port::State;
 use worker_server::telemetry::metrics::Metrics;
 use worker_server::testing::sample;
 use worker_server::{SERVICE_NAME, app, ops};
@@ -42,8 +43,9 @@ async fn health_is_up_on_both_ports() {
     common::logs();
     let health = up();
     let metrics = metrics();
-    let app_svc = test::init_service(app::PORT.build(health.clone(), metrics.clone())).await;
-    let ops_svc = test::init_service(ops::PORT.build(health, metrics)).await;
+    let app_svc =
+        test::init_service(app::PORT.build(State::basic(health.clone(), metrics.clone()))).await;
+    let ops_svc = test::init_service(ops::PORT.build(State::basic(health, metrics))).await;
 
     let app_res = test::call_service(
         &app_svc,
@@ -70,7 +72,7 @@ async fn assert_up(res: ServiceResponse<impl MessageBody>) {
 async fn health_reports_down_while_starting_and_draining() {
     common::logs();
     let health = Health::new();
-    let svc = test::init_service(ops::PORT.build(health.clone(), metrics())).await;
+    let svc = test::init_service(ops::PORT.build(State::basic(health.clone(), metrics()))).await;
 
     let res = test::call_service(&svc, test::TestRequest::get().uri("/health").to_request()).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -103,8 +105,9 @@ async fn unknown_paths_and_wrong_methods_get_json_errors() {
     common::logs();
     let health = up();
     let metrics = metrics();
-    let app_svc = test::init_service(app::PORT.build(health.clone(), metrics.clone())).await;
-    let ops_svc = test::init_service(ops::PORT.build(health, metrics)).await;
+    let app_svc =
+        test::init_service(app::PORT.build(State::basic(health.clone(), metrics.clone()))).await;
+    let ops_svc = test::init_service(ops::PORT.build(State::basic(health, metrics))).await;
 
     let nope = || test::TestRequest::get().uri("/does/not/exist").to_request();
     let res = test::call_service(&app_svc, nope()).await;
@@ -134,7 +137,7 @@ async fn unknown_paths_and_wrong_methods_get_json_errors() {
 #[actix_web::test]
 async fn request_id_is_echoed_or_generated() {
     common::logs();
-    let svc = test::init_service(app::PORT.build(up(), metrics())).await;
+    let svc = test::init_service(app::PORT.build(State::basic(up(), metrics()))).await;
 
     let req = test::TestRequest::get()
         .uri("/health")
@@ -167,8 +170,9 @@ async fn metrics_count_app_requests_by_route_and_status() {
     common::logs();
     let health = up();
     let metrics = metrics();
-    let app_svc = test::init_service(app::PORT.build(health.clone(), metrics.clone())).await;
-    let ops_svc = test::init_service(ops::PORT.build(health, metrics)).await;
+    let app_svc =
+        test::init_service(app::PORT.build(State::basic(health.clone(), metrics.clone()))).await;
+    let ops_svc = test::init_service(ops::PORT.build(State::basic(health, metrics))).await;
 
     for uri in ["/health", "/health", "/nope/1", "/nope/2"] {
         test::call_service(&app_svc, test::TestRequest::get().uri(uri).to_request()).await;
@@ -206,7 +210,7 @@ async fn metrics_count_app_requests_by_route_and_status() {
 #[actix_web::test]
 async fn each_app_request_logs_one_access_line_with_request_id() {
     let logs = common::logs();
-    let svc = test::init_service(app::PORT.build(up(), metrics())).await;
+    let svc = test::init_service(app::PORT.build(State::basic(up(), metrics()))).await;
 
     let req = test::TestRequest::get()
         .uri("/health?probe=1")

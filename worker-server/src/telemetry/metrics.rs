@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use actix_web::http::Method;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Route label for requests that matched no route, so that scanners hitting
@@ -20,7 +21,36 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     duration: HistogramVec,
+    /// Jobs waiting in the intake queue.
+    pub queue_depth: IntGauge,
+    pub queue_capacity: IntGauge,
+    /// Jobs being processed by the pool (ext-api call or result callback).
+    pub jobs_in_flight: IntGauge,
+    /// Intake answers by `outcome`: accepted, duplicate, queue_full, shutting_down, invalid.
+    pub jobs_received: IntCounterVec,
+    /// Finished jobs by `type`, `status` (SUCCEEDED|FAILED) and `error_kind` ("" on success).
+    pub jobs_finished: IntCounterVec,
+    /// Accept-to-result time by `type` and `status`.
+    pub job_duration: HistogramVec,
+    /// Jobs given back to core (not finished) on shutdown.
+    pub jobs_handed_back: IntCounter,
+    /// One ext-api attempt by `outcome`: success, timeout, reset, upstream_5xx,
+    /// circuit_open, invalid.
+    pub ext_requests: IntCounterVec,
+    pub ext_duration: HistogramVec,
+    /// 1 for the breaker's current `state` (closed, open, half_open), 0 for the others.
+    pub circuit_state: IntGaugeVec,
+    /// Result callbacks by `outcome`: delivered, unknown_job, retry, gave_up.
+    pub callbacks: IntCounterVec,
+    /// Chaos contract: `kind` is active (0/1), injections by `kind`.
+    pub chaos_active: IntGaugeVec,
+    pub chaos_injections: IntCounterVec,
 }
+
+/// Buckets for job and ext-api durations: 5 ms .. 30 s.
+const JOB_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0,
+];
 
 impl Metrics {
     pub fn new(service: &str) -> Result<Self, prometheus::Error> {
@@ -45,6 +75,127 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(duration.clone()))?;
 
+        let queue_depth = IntGauge::new("worker_queue_depth", "Jobs waiting in the intake queue.")?;
+        let queue_capacity =
+            IntGauge::new("worker_queue_capacity", "Capacity of the intake queue.")?;
+        let jobs_in_flight = IntGauge::new(
+            "worker_jobs_in_flight",
+            "Jobs being processed (external call or result callback).",
+        )?;
+        let jobs_received = IntCounterVec::new(
+            Opts::new(
+                "worker_jobs_received_total",
+                "Job dispatches by intake outcome.",
+            ),
+            &["outcome"],
+        )?;
+        let jobs_finished = IntCounterVec::new(
+            Opts::new(
+                "worker_jobs_finished_total",
+                "Jobs that reached a terminal state.",
+            ),
+            &["type", "status", "error_kind"],
+        )?;
+        let job_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "worker_job_duration_seconds",
+                "Time from intake to terminal state (before the result callback).",
+            )
+            .buckets(JOB_BUCKETS.to_vec()),
+            &["type", "status"],
+        )?;
+        let jobs_handed_back = IntCounter::new(
+            "worker_jobs_handed_back_total",
+            "Queued or running jobs left to core's re-dispatch at shutdown.",
+        )?;
+        let ext_requests = IntCounterVec::new(
+            Opts::new(
+                "ext_api_requests_total",
+                "External API attempts by outcome.",
+            ),
+            &["outcome"],
+        )?;
+        let ext_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "ext_api_request_duration_seconds",
+                "Duration of one external API attempt, by outcome.",
+            )
+            .buckets(JOB_BUCKETS.to_vec()),
+            &["outcome"],
+        )?;
+        let circuit_state = IntGaugeVec::new(
+            Opts::new(
+                "ext_api_circuit_state",
+                "Circuit breaker state of the external API (1 for the current state).",
+            ),
+            &["state"],
+        )?;
+        let callbacks = IntCounterVec::new(
+            Opts::new(
+                "worker_result_callbacks_total",
+                "Result callback attempts to core-server by outcome.",
+            ),
+            &["outcome"],
+        )?;
+        let chaos_active = IntGaugeVec::new(
+            Opts::new(
+                "chaos_fault_active",
+                "Whether a chaos fault of this kind is active.",
+            ),
+            &["kind"],
+        )?;
+        let chaos_injections = IntCounterVec::new(
+            Opts::new("chaos_injections_total", "Chaos faults injected, by kind."),
+            &["kind"],
+        )?;
+        for c in [
+            Box::new(queue_depth.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(queue_capacity.clone()),
+            Box::new(jobs_in_flight.clone()),
+            Box::new(jobs_received.clone()),
+            Box::new(jobs_finished.clone()),
+            Box::new(job_duration.clone()),
+            Box::new(jobs_handed_back.clone()),
+            Box::new(ext_requests.clone()),
+            Box::new(ext_duration.clone()),
+            Box::new(circuit_state.clone()),
+            Box::new(callbacks.clone()),
+            Box::new(chaos_active.clone()),
+            Box::new(chaos_injections.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        // Known label values exist from the start, so rate() and alerts see zeros.
+        for outcome in [
+            "accepted",
+            "duplicate",
+            "queue_full",
+            "shutting_down",
+            "invalid",
+        ] {
+            jobs_received.with_label_values(&[outcome]);
+        }
+        for outcome in [
+            "success",
+            "timeout",
+            "reset",
+            "upstream_5xx",
+            "circuit_open",
+            "invalid",
+        ] {
+            ext_requests.with_label_values(&[outcome]);
+        }
+        for outcome in ["delivered", "unknown_job", "retry", "gave_up"] {
+            callbacks.with_label_values(&[outcome]);
+        }
+        circuit_state.with_label_values(&["closed"]).set(1);
+        circuit_state.with_label_values(&["open"]).set(0);
+        circuit_state.with_label_values(&["half_open"]).set(0);
+        for kind in ["cpu", "memory", "latency", "errors", "disk"] {
+            chaos_active.with_label_values(&[kind]).set(0);
+            chaos_injections.with_label_values(&[kind]);
+        }
+
         // process_cpu_seconds_total, process_resident_memory_bytes, open fds, ...
         #[cfg(target_os = "linux")]
         registry.register(Box::new(
@@ -55,6 +206,19 @@ impl Metrics {
             registry,
             requests,
             duration,
+            queue_depth,
+            queue_capacity,
+            jobs_in_flight,
+            jobs_received,
+            jobs_finished,
+            job_duration,
+            jobs_handed_back,
+            ext_requests,
+            ext_duration,
+            circuit_state,
+            callbacks,
+            chaos_active,
+            chaos_injections,
         })
     }
 

@@ -1,4 +1,4 @@
-"""The Slack stand-in's image (the one this lab runs), started alone with testcontainers."""
+"""The stand-ins' image (the one this lab runs) as the Slack stand-in, started alone with testcontainers."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ class Sink:
 
 @pytest.fixture(scope="module")
 def sink(lab_images: ImagePlan) -> Iterator[Sink]:
-    image = lab_images.by_component()["slack-sink"].image
+    image = lab_images.by_component()["stand-ins"].image
     assert image
-    with DockerContainer(image).with_exposed_ports(8080) as container:
+    with DockerContainer(image).with_command("slack_sink.py").with_exposed_ports(8080) as container:
         url = f"http://{container.get_container_host_ip()}:{container.get_exposed_port(8080)}"
         with httpx.Client(base_url=url, timeout=5) as client:
             wait_until(lambda: client.get("/health").status_code == 200, timeout=30, what="slack-sink healthy")

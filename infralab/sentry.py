@@ -1,0 +1,77 @@
+"""Sentry assertions against the lab's Sentry stand-in (the services' default DSNs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from infralab.standins import StandIn
+from infralab.waiting import Waited, wait_until
+
+# The project ids of the default DSNs in .env.example.
+PROJECTS = {"core-server": "1", "worker-server": "2", "admin-server": "3"}
+
+
+@dataclass(frozen=True)
+class SentryEvent:
+    seq: int
+    project: str
+    event_id: str
+    level: str
+    message: str
+    exception_types: tuple[str, ...]
+    tags: dict[str, str]
+    raw: dict[str, Any]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SentryEvent:
+        event = record.get("event") or {}
+        values = (event.get("exception") or {}).get("values") or []
+        message = event.get("message") or ""
+        if isinstance(message, dict):  # the SDKs send {"formatted": ...} or a plain string
+            message = message.get("formatted") or message.get("message") or ""
+        tags = event.get("tags") or {}
+        if isinstance(tags, list):  # [[key, value], ...] is the other wire form
+            tags = {k: v for k, v in tags}
+        return cls(
+            seq=record["seq"],
+            project=record.get("project", ""),
+            event_id=event.get("event_id", ""),
+            level=event.get("level", "error"),
+            message=message,
+            exception_types=tuple(v.get("type", "") for v in values),
+            tags={str(k): str(v) for k, v in tags.items()},
+            raw=event,
+        )
+
+
+class SentrySink(StandIn):
+    def __init__(self, client: httpx.Client, *, prefix: str = "/sentry-sink") -> None:
+        super().__init__(client, prefix=prefix)
+
+    def events(self, since: int = 0) -> list[SentryEvent]:
+        return [SentryEvent.from_record(r) for r in self.records(since) if r.get("item_type") == "event"]
+
+    def wait_for(
+        self,
+        service: str,
+        *,
+        since: int = 0,
+        timeout: float,
+        exception_type: str | None = None,
+    ) -> Waited[SentryEvent]:
+        project = PROJECTS[service]
+
+        def probe() -> SentryEvent | None:
+            return next(
+                (
+                    e
+                    for e in self.events(since)
+                    if e.project == project and (exception_type is None or exception_type in e.exception_types)
+                ),
+                None,
+            )
+
+        return wait_until(probe, timeout=timeout, interval=1.0, what=f"Sentry event from {service}")

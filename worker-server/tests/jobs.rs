@@ -1,0 +1,562 @@
+//! Job intake, ext-api calls, callbacks, circuit breaker, shutdown and chaos,
+//! black-box over real sockets on port 0 (worker in-process, stub ext-api and
+//! core-server on 127.0.0.1).
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use worker_server::testing::{CoreStub, ExtApiStub, Worker, config, job_id, sample};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn worker(ext: &ExtApiStub, extra: &[(&str, &str)]) -> Worker {
+    let url = ext.url();
+    let mut vars = vec![
+        ("EXT_API_URL", url.as_str()),
+        ("EXT_TIMEOUT_MS", "1000"),
+        ("EXT_BACKOFF_BASE_MS", "10"),
+        ("EXT_BACKOFF_MAX_MS", "50"),
+        ("CALLBACK_BACKOFF_BASE_MS", "10"),
+        ("CALLBACK_BACKOFF_MAX_MS", "50"),
+    ];
+    vars.extend_from_slice(extra);
+    Worker::start(config(&vars)).await
+}
+
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    sample(text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} missing:\n{text}"))
+}
+
+#[actix_web::test]
+async fn quote_job_succeeds_and_the_result_is_called_back() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    let w = worker(&ext, &[]).await;
+    let id = job_id();
+    let (status, _, body) = w.dispatch(&id, &core.callback_url(&id)).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body, json!({"job_id": id, "status": "queued"}));
+
+    let result = core.wait_result(&id, WAIT).await;
+    assert_eq!(result["job_id"], id.as_str());
+    assert_eq!(result["status"], "SUCCEEDED");
+    assert_eq!(result["error"], Value::Null);
+    assert_eq!(result["attempt"], 1);
+    assert_eq!(
+        result["result"]["quote_id"],
+        id.as_str(),
+        "Idempotency-Key sent"
+    );
+    assert_eq!(result["result"]["echo"], json!({"sku": "A-1", "qty": 2}));
+    assert!(result["finished_at"].as_str().unwrap().ends_with('Z'));
+
+    let m = w.metrics().await;
+    let ok = [("type", "quote"), ("status", "SUCCEEDED")];
+    assert_eq!(metric(&m, "worker_jobs_finished_total", &ok), 1.0);
+    assert_eq!(metric(&m, "worker_job_duration_seconds_count", &ok), 1.0);
+    assert_eq!(
+        metric(&m, "ext_api_requests_total", &[("outcome", "success")]),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "worker_result_callbacks_total",
+            &[("outcome", "delivered")]
+        ),
+        1.0
+    );
+    assert_eq!(metric(&m, "worker_queue_capacity", &[]), 100.0);
+    assert_eq!(metric(&m, "worker_queue_depth", &[]), 0.0);
+    assert_eq!(
+        metric(&m, "ext_api_circuit_state", &[("state", "closed")]),
+        1.0
+    );
+    assert!(m.contains(
+        "http_server_request_duration_seconds_bucket{method=\"POST\",route=\"/internal/jobs\""
+    ));
+
+    // Logs carry job_id and request_id.
+    let lines = common::logs().lines();
+    let finished = lines
+        .iter()
+        .find(|l| l["msg"] == "job finished" && l.get("job_id") == Some(&json!(id)))
+        .expect("job finished line");
+    assert_eq!(finished["request_id"], "test-dispatch");
+    assert_eq!(finished["status"], "SUCCEEDED");
+}
+
+#[actix_web::test]
+async fn duplicates_run_once() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    ext.delay_ms.store(200, Ordering::SeqCst);
+    let w = worker(&ext, &[]).await;
+    let id = job_id();
+    let cb = core.callback_url(&id);
+    assert_eq!(w.dispatch(&id, &cb).await.0, 202);
+    let (status, _, body) = w.dispatch(&id, &cb).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "duplicate");
+    core.wait_result(&id, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, _, body) = w.dispatch(&id, &cb).await;
+    assert_eq!((status, body["state"].clone()), (200, json!("done")));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ext.requests.load(Ordering::SeqCst), 1);
+    assert_eq!(core.count(&id), 1);
+}
+
+#[actix_web::test]
+async fn invalid_dispatches_get_400() {
+    common::logs();
+    let ext = ExtApiStub::start();
+    let w = worker(&ext, &[]).await;
+    let id = job_id();
+    let cases = [
+        (
+            json!({"job_id": id, "type": "fax", "payload": {}, "callback_url": "http://127.0.0.1:1/x"}),
+            "type:",
+        ),
+        (
+            json!({"job_id": "nope", "type": "quote", "payload": {}, "callback_url": "http://127.0.0.1:1/x"}),
+            "job_id:",
+        ),
+        (
+            json!({"job_id": id, "type": "quote", "payload": {}}),
+            "callback_url:",
+        ),
+        (
+            json!({"job_id": id, "type": "quote", "payload": 3, "callback_url": "http://127.0.0.1:1/x"}),
+            "payload:",
+        ),
+    ];
+    for (body, prefix) in cases {
+        let (status, _, answer) = w.dispatch_raw(&body.to_string()).await;
+        assert_eq!(status, 400, "{body} -> {answer}");
+        assert_eq!(answer["error"], "bad_request");
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(prefix),
+            "{answer}"
+        );
+    }
+    let (status, _, answer) = w.dispatch_raw("{not json").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(ext.requests.load(Ordering::SeqCst), 0);
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "worker_jobs_received_total", &[("outcome", "invalid")]),
+        5.0
+    );
+}
+
+#[actix_web::test]
+async fn full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    ext.delay_ms.store(300, Ordering::SeqCst);
+    let w = worker(
+        &ext,
+        &[
+            ("JOB_WORKERS", "1"),
+            ("JOB_QUEUE_CAPACITY", "2"),
+            ("JOB_RETRY_AFTER_SECONDS", "3"),
+        ],
+    )
+    .await;
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for _ in 0..6 {
+        let id = job_id();
+        match w.dispatch(&id, &core.callback_url(&id)).await {
+            (202, _, _) => accepted.push(id),
+            (429, retry_after, body) => {
+                assert_eq!(retry_after.as_deref(), Some("3"));
+                assert_eq!(body["error"], "queue_full");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        refused >= 3,
+        "{refused} refused, {} accepted",
+        accepted.len()
+    );
+    assert!((2..=3).contains(&accepted.len()));
+    let m = w.metrics().await;
+    assert!(metric(&m, "worker_queue_depth", &[]) >= 1.0, "{m}");
+    assert_eq!(metric(&m, "worker_jobs_in_flight", &[]), 1.0);
+    for id in &accepted {
+        assert_eq!(core.wait_result(id, WAIT).await["status"], "SUCCEEDED");
+    }
+}
+
+#[actix_web::test]
+async fn upstream_5xx_is_retried_then_failed_and_4xx_is_not_retried() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    ext.status.store(503, Ordering::SeqCst);
+    let w = worker(&ext, &[("EXT_MAX_ATTEMPTS", "3")]).await;
+    let id = job_id();
+    w.dispatch(&id, &core.callback_url(&id)).await;
+    let r = core.wait_result(&id, WAIT).await;
+    assert_eq!(r["status"], "FAILED");
+    assert_eq!(r["result"], Value::Null);
+    assert_eq!(r["error"]["kind"], "upstream_5xx");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempts"),
+        "{r}"
+    );
+    assert_eq!(ext.requests.load(Ordering::SeqCst), 3);
+
+    ext.status.store(422, Ordering::SeqCst);
+    let id = job_id();
+    w.dispatch(&id, &core.callback_url(&id)).await;
+    let r = core.wait_result(&id, WAIT).await;
+    assert_eq!(r["error"]["kind"], "invalid", "{r}");
+    assert_eq!(ext.requests.load(Ordering::SeqCst), 4, "4xx: one attempt");
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "ext_api_requests_total", &[("outcome", "upstream_5xx")]),
+        3.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "worker_jobs_finished_total",
+            &[("status", "FAILED"), ("error_kind", "upstream_5xx")]
+        ),
+        1.0
+    );
+}
+
+#[actix_web::test]
+async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    ext.status.store(500, Ordering::SeqCst);
+    let w = worker(
+        &ext,
+        &[
+            ("EXT_MAX_ATTEMPTS", "1"),
+            ("BREAKER_FAILURE_THRESHOLD", "3"),
+            ("BREAKER_OPEN_MS", "400"),
+        ],
+    )
+    .await;
+    for _ in 0..3 {
+        let id = job_id();
+        w.dispatch(&id, &core.callback_url(&id)).await;
+        assert_eq!(
+            core.wait_result(&id, WAIT).await["error"]["kind"],
+            "upstream_5xx"
+        );
+    }
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "ext_api_circuit_state", &[("state", "open")]),
+        1.0
+    );
+
+    let id = job_id();
+    let start = Instant::now();
+    w.dispatch(&id, &core.callback_url(&id)).await;
+    let r = core.wait_result(&id, WAIT).await;
+    assert_eq!(r["error"]["kind"], "circuit_open", "{r}");
+    assert!(start.elapsed() < Duration::from_millis(300), "fails fast");
+    assert_eq!(ext.requests.load(Ordering::SeqCst), 3, "no call while open");
+
+    ext.status.store(200, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "ext_api_circuit_state", &[("state", "half_open")]),
+        1.0
+    );
+    let id = job_id();
+    w.dispatch(&id, &core.callback_url(&id)).await;
+    assert_eq!(core.wait_result(&id, WAIT).await["status"], "SUCCEEDED");
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "ext_api_circuit_state", &[("state", "closed")]),
+        1.0
+    );
+    assert_eq!(
+        metric(&m, "ext_api_requests_total", &[("outcome", "circuit_open")]),
+        1.0
+    );
+}
+
+#[actix_web::test]
+async fn result_callback_is_retried_until_core_accepts() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    core.fail_next.store(2, Ordering::SeqCst);
+    let w = worker(&ext, &[]).await;
+    let id = job_id();
+    w.dispatch(&id, &core.callback_url(&id)).await;
+    assert_eq!(core.wait_result(&id, WAIT).await["status"], "SUCCEEDED");
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "worker_result_callbacks_total", &[("outcome", "retry")]),
+        2.0
+    );
+    assert_eq!(
+        metric(
+            &m,
+            "worker_result_callbacks_total",
+            &[("outcome", "delivered")]
+        ),
+        1.0
+    );
+}
+
+#[actix_web::test]
+async fn callback_that_never_lands_gives_up_and_forgets_the_job() {
+    common::logs();
+    let ext = ExtApiStub::start();
+    let w = worker(&ext, &[("CALLBACK_MAX_ATTEMPTS", "2")]).await;
+    let id = job_id();
+    // Nothing listens on port 9 of 127.0.0.1 (discard, not served here).
+    let cb = format!("http://127.0.0.1:9/internal/jobs/{id}/result");
+    w.dispatch(&id, &cb).await;
+    let start = Instant::now();
+    while w.jobs().state_of(&id).is_some() {
+        assert!(
+            start.elapsed() < WAIT,
+            "job still known: {:?}",
+            w.jobs().state_of(&id)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A re-dispatch runs it again instead of being answered "duplicate".
+    assert_eq!(w.dispatch(&id, &cb).await.0, 202);
+    let m = w.metrics().await;
+    assert!(
+        metric(
+            &m,
+            "worker_result_callbacks_total",
+            &[("outcome", "gave_up")]
+        ) >= 1.0
+    );
+}
+
+#[actix_web::test]
+async fn shutdown_finishes_or_hands_back_every_accepted_job() {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    ext.delay_ms.store(150, Ordering::SeqCst);
+    let mut w = worker(&ext, &[("JOB_WORKERS", "2"), ("JOB_QUEUE_CAPACITY", "50")]).await;
+    let mut accepted = Vec::new();
+    for _ in 0..20 {
+        let id = job_id();
+        assert_eq!(w.dispatch(&id, &core.callback_url(&id)).await.0, 202);
+        accepted.push(id);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let intake = w.state.jobs.clone();
+    let start = Instant::now();
+    let report = {
+        let shutdown = w.shutdown(Duration::from_millis(500));
+        // While draining, new dispatches are refused with 503 + Retry-After.
+        intake.stop_intake();
+        let late = intake.submit(
+            worker_server::jobs::Job::from_dispatch(
+                json!({"job_id": job_id(), "type": "quote", "payload": {},
+                    "callback_url": "http://127.0.0.1:1/x"})
+                .to_string()
+                .as_bytes(),
+                "late",
+            )
+            .unwrap(),
+        );
+        assert!(matches!(
+            late,
+            worker_server::jobs::Admission::ShuttingDown { .. }
+        ));
+        shutdown.await
+    };
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let finished: Vec<&String> = accepted.iter().filter(|id| core.count(id) > 0).collect();
+    assert!(
+        !finished.is_empty() && !report.handed_back.is_empty(),
+        "{report:?}"
+    );
+    for id in &accepted {
+        let done = core.count(id) == 1;
+        let handed_back = report.handed_back.contains(id);
+        // Both is possible (a result PUT in flight when the grace ran out) and
+        // harmless: core keeps the first terminal result. Neither would be a loss.
+        assert!(done || handed_back, "job {id} lost");
+        assert!(core.count(id) <= 1, "job {id} reported twice");
+    }
+    let lines = common::logs().lines();
+    for id in &report.handed_back {
+        assert!(
+            lines.iter().any(|l| l["msg"]
+                == "job handed back to core (not finished before shutdown)"
+                && l["job_id"] == id.as_str()),
+            "hand-back line for {id}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn chaos_contract_over_http() {
+    common::logs();
+    let ext = ExtApiStub::start();
+    let w = worker(&ext, &[]).await;
+    let http = reqwest::Client::new();
+    let post = |kind: &str, body: &str| {
+        http.post(format!("{}/internal/chaos/{kind}", w.ops))
+            .body(body.to_owned())
+            .send()
+    };
+    let json_of = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap();
+
+    let res = post("errors", r#"{"duration_seconds": 2, "status": 503}"#)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let fault = json_of(&res.bytes().await.unwrap())["fault"].clone();
+    assert_eq!(fault["kind"], "errors");
+    assert_eq!(fault["params"], json!({"percent": 100, "status": 503}));
+    assert_eq!(fault["remaining_seconds"], 2);
+    for key in ["started_at", "expires_at"] {
+        assert!(fault[key].as_str().unwrap().ends_with('Z'));
+    }
+    let res = post("errors", r#"{"duration_seconds": 2}"#).await.unwrap();
+    assert_eq!(res.status(), 409);
+    let app_health = reqwest::get(format!("{}/health", w.app)).await.unwrap();
+    assert_eq!(app_health.status(), 503);
+    let ops_health = reqwest::get(format!("{}/health", w.ops)).await.unwrap();
+    assert_eq!(ops_health.status(), 200, "ops port is not affected");
+
+    for (kind, body, field) in [
+        ("cpu", r#"{"duration_seconds": 0}"#, "duration_seconds:"),
+        ("cpu", r#"{"workers": 1}"#, "duration_seconds:"),
+        (
+            "memory",
+            r#"{"duration_seconds": 5, "max_mib": 4096}"#,
+            "max_mib:",
+        ),
+        (
+            "latency",
+            r#"{"duration_seconds": 5, "delay_ms": "slow"}"#,
+            "delay_ms:",
+        ),
+        ("disk", r#"{"duration_seconds": 5, "extra": 1}"#, "extra:"),
+        ("disk", r#"{"duration_seconds": 5"#, "body:"),
+    ] {
+        let res = post(kind, body).await.unwrap();
+        assert_eq!(res.status(), 400, "{kind} {body}");
+        let err = json_of(&res.bytes().await.unwrap());
+        assert_eq!(err["error"], "bad_request");
+        assert!(err["message"].as_str().unwrap().starts_with(field), "{err}");
+    }
+    assert_eq!(
+        post("gpu", r#"{"duration_seconds": 5}"#)
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let res = post("latency", r#"{"duration_seconds": 5, "delay_ms": 200}"#)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let m = w.metrics().await;
+    assert_eq!(
+        metric(&m, "chaos_fault_active", &[("kind", "latency")]),
+        1.0
+    );
+    assert_eq!(metric(&m, "chaos_fault_active", &[("kind", "cpu")]), 0.0);
+    let list = json_of(
+        &reqwest::get(format!("{}/internal/chaos", w.ops))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list["service"], "worker-server");
+    assert_eq!(list["faults"].as_array().unwrap().len(), 2);
+
+    let del = http
+        .delete(format!("{}/internal/chaos/errors", w.ops))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 200);
+    assert_eq!(
+        json_of(&del.bytes().await.unwrap()),
+        json!({"reverted": ["errors"]})
+    );
+    let del = http
+        .delete(format!("{}/internal/chaos/errors", w.ops))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(del.status(), 404);
+    let start = Instant::now();
+    let res = reqwest::get(format!("{}/health", w.app)).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "latency fault"
+    );
+
+    // Faults end by themselves.
+    let res = post("cpu", r#"{"duration_seconds": 1, "load_percent": 20}"#)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let list = json_of(
+        &reqwest::get(format!("{}/internal/chaos", w.ops))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    );
+    let kinds: Vec<&str> = list["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["latency"]);
+    let del = http
+        .delete(format!("{}/internal/chaos", w.ops))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_of(&del.bytes().await.unwrap()),
+        json!({"reverted": ["latency"]})
+    );
+    let lines = common::logs().lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "chaos fault expired" && l["kind"] == "cpu")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "chaos fault reverted" && l["kind"] == "errors")
+    );
+}

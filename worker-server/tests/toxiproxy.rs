@@ -1,0 +1,237 @@
+//! The ext-api path degraded by a real toxiproxy process (built from its Go
+//! module by the repository's scripts/build-toxiproxy.sh when missing): latency, timeout, reset_peer
+//! and a proxy that is down. Worker in-process on port 0, a real ext-api stub
+//! HTTP server on port 0, everything on 127.0.0.1. Never skipped: if toxiproxy
+//! cannot be built, these tests fail with the build output.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use worker_server::testing::{CoreStub, ExtApiStub, Toxiproxy, Worker, config, job_id, sample};
+
+const WAIT: Duration = Duration::from_secs(10);
+/// Budget of one job in these tests: 3 attempts of at most 300 ms plus backoff.
+const JOB_DEADLINE_MS: &str = "3000";
+
+struct Lab {
+    toxi: &'static Toxiproxy,
+    proxy: String,
+    core: CoreStub,
+    worker: Worker,
+}
+
+async fn lab(name: &str, extra: &[(&str, &str)]) -> Lab {
+    common::logs();
+    let toxi = Toxiproxy::shared();
+    let ext = ExtApiStub::start();
+    let proxy = format!("{name}-{}", &job_id()[..8]);
+    let url = toxi.proxy(&proxy, ext.addr).await;
+    let mut vars = vec![
+        ("EXT_API_URL", url.as_str()),
+        ("EXT_CONNECT_TIMEOUT_MS", "200"),
+        ("EXT_TIMEOUT_MS", "300"),
+        ("EXT_MAX_ATTEMPTS", "3"),
+        ("JOB_DEADLINE_MS", JOB_DEADLINE_MS),
+        ("EXT_BACKOFF_BASE_MS", "20"),
+        ("EXT_BACKOFF_MAX_MS", "100"),
+        ("BREAKER_FAILURE_THRESHOLD", "50"),
+    ];
+    vars.extend_from_slice(extra);
+    let worker = Worker::start(config(&vars)).await;
+    // Every test owns its proxy (and worker, breaker, stubs): toxics and
+    // breaker state never leak across tests running in parallel.
+    Lab {
+        toxi,
+        proxy,
+        core: CoreStub::start(),
+        worker,
+    }
+}
+
+impl Lab {
+    /// Dispatches one job and waits for its result; returns it and the time taken.
+    async fn run_job(&self) -> (Value, Duration) {
+        let id = job_id();
+        let start = Instant::now();
+        let (status, _, body) = self
+            .worker
+            .dispatch(&id, &self.core.callback_url(&id))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        let result = self.core.wait_result(&id, WAIT).await;
+        (result, start.elapsed())
+    }
+
+    async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let text = self.worker.metrics().await;
+        sample(&text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?}:\n{text}"))
+    }
+}
+
+fn deadline() -> Duration {
+    Duration::from_millis(JOB_DEADLINE_MS.parse().unwrap())
+}
+
+#[actix_web::test]
+async fn latency_below_the_timeout_succeeds_above_it_fails_as_timeout() {
+    let lab = lab("latency", &[]).await;
+    lab.toxi
+        .toxic(
+            &lab.proxy,
+            "slow",
+            "latency",
+            "downstream",
+            json!({"latency": 150}),
+        )
+        .await;
+    let (r, took) = lab.run_job().await;
+    assert_eq!(r["status"], "SUCCEEDED", "{r}");
+    assert!(took >= Duration::from_millis(150), "{took:?}");
+    let sum = lab
+        .metric(
+            "ext_api_request_duration_seconds_sum",
+            &[("outcome", "success")],
+        )
+        .await;
+    assert!(sum >= 0.15, "ext-api duration {sum}");
+
+    lab.toxi.remove_toxic(&lab.proxy, "slow").await;
+    lab.toxi
+        .toxic(
+            &lab.proxy,
+            "slower",
+            "latency",
+            "downstream",
+            json!({"latency": 1000}),
+        )
+        .await;
+    let (r, took) = lab.run_job().await;
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["error"]["kind"], "timeout", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempts"),
+        "{r}"
+    );
+    assert!(took < deadline() + Duration::from_secs(1), "{took:?}");
+    assert_eq!(
+        lab.metric("ext_api_requests_total", &[("outcome", "timeout")])
+            .await,
+        3.0
+    );
+}
+
+#[actix_web::test]
+async fn a_connection_that_never_answers_ends_as_timeout_within_the_budget() {
+    let lab = lab("timeout", &[]).await;
+    // timeout=0: toxiproxy holds the data and never answers nor closes.
+    lab.toxi
+        .toxic(
+            &lab.proxy,
+            "hang",
+            "timeout",
+            "downstream",
+            json!({"timeout": 0}),
+        )
+        .await;
+    let (r, took) = lab.run_job().await;
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["error"]["kind"], "timeout", "{r}");
+    assert!(took >= Duration::from_millis(900), "3 x 300 ms: {took:?}");
+    assert!(took < deadline() + Duration::from_secs(1), "{took:?}");
+    assert_eq!(
+        lab.metric("ext_api_requests_total", &[("outcome", "timeout")])
+            .await,
+        3.0
+    );
+    assert_eq!(lab.metric("worker_jobs_in_flight", &[]).await, 0.0);
+
+    lab.toxi.remove_toxic(&lab.proxy, "hang").await;
+    let (r, _) = lab.run_job().await;
+    assert_eq!(r["status"], "SUCCEEDED", "recovers: {r}");
+}
+
+#[actix_web::test]
+async fn reset_peer_is_retried_then_failed_as_reset() {
+    let lab = lab("reset", &[]).await;
+    lab.toxi
+        .toxic(
+            &lab.proxy,
+            "rst",
+            "reset_peer",
+            "upstream",
+            json!({"timeout": 0}),
+        )
+        .await;
+    let (r, took) = lab.run_job().await;
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["error"]["kind"], "reset", "{r}");
+    assert!(took < deadline(), "{took:?}");
+    assert_eq!(
+        lab.metric("ext_api_requests_total", &[("outcome", "reset")])
+            .await,
+        3.0
+    );
+    assert_eq!(
+        lab.metric(
+            "worker_jobs_finished_total",
+            &[("status", "FAILED"), ("error_kind", "reset")]
+        )
+        .await,
+        1.0
+    );
+}
+
+#[actix_web::test]
+async fn proxy_down_opens_the_circuit_and_recovery_closes_it() {
+    let lab = lab(
+        "down",
+        &[
+            ("BREAKER_FAILURE_THRESHOLD", "3"),
+            ("BREAKER_OPEN_MS", "500"),
+        ],
+    )
+    .await;
+    let (r, _) = lab.run_job().await;
+    assert_eq!(r["status"], "SUCCEEDED", "{r}");
+
+    lab.toxi.set_enabled(&lab.proxy, false).await;
+    let (r, took) = lab.run_job().await;
+    assert_eq!(r["error"]["kind"], "reset", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{r}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(
+        lab.metric("ext_api_circuit_state", &[("state", "open")])
+            .await,
+        1.0
+    );
+
+    let (r, took) = lab.run_job().await;
+    assert_eq!(r["error"]["kind"], "circuit_open", "{r}");
+    assert!(took < Duration::from_millis(300), "fails fast: {took:?}");
+
+    lab.toxi.set_enabled(&lab.proxy, true).await;
+    tokio::time::sleep(Duration::from_millis(550)).await;
+    let (r, _) = lab.run_job().await;
+    assert_eq!(r["status"], "SUCCEEDED", "{r}");
+    assert_eq!(
+        lab.metric("ext_api_circuit_state", &[("state", "closed")])
+            .await,
+        1.0
+    );
+    assert!(
+        lab.metric("ext_api_requests_total", &[("outcome", "circuit_open")])
+            .await
+            >= 1.0
+    );
+}
