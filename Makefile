@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin suite
+.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin suite report
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -51,3 +51,10 @@ test-admin:
 
 suite: $(STAMP) ## the pytest suite: unit, static config checks, then the lab (up once) for smoke and failure drills
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+ALLURE := .lab/tools/allure/node_modules/allure-commandline/dist/bin/allure
+$(ALLURE):
+	npm install --silent --no-audit --no-fund --prefix .lab/tools/allure allure-commandline@2.46.1
+
+report: $(ALLURE) ## render the last pytest run as an Allure HTML report (reports/allure-report/index.html)
+	$(ALLURE) generate reports/allure-results -o reports/allure-report --clean
