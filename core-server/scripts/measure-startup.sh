@@ -14,11 +14,16 @@ if [ "$#" -eq 0 ]; then
 fi
 [ -f "$JAR" ] || { echo "build first: mvn -B -q -DskipTests package" >&2; exit 1; }
 
+# The service needs PostgreSQL: without DB_PASSWORD in the environment, use a throwaway cluster.
+PGDIR=
+if [ -z "${DB_PASSWORD:-}" ]; then
+  eval "$(scripts/test-postgres.sh start | sed 's/^/export /')"
+fi
 log=$(mktemp)
 start=$(date +%s.%N)
-APP_PORT=$APP_PORT OPS_PORT=$OPS_PORT java "$@" -jar "$JAR" >"$log" 2>&1 &
+APP_PORT=$APP_PORT OPS_PORT=$OPS_PORT JOBS_DISPATCH_ENABLED=false java "$@" -jar "$JAR" >"$log" 2>&1 &
 pid=$!
-trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"' EXIT
+trap 'kill "$pid" 2>/dev/null || true; rm -f "$log"; [ -n "$PGDIR" ] && scripts/test-postgres.sh stop "$PGDIR"' EXIT
 
 # Bounded wait: 60 s at most.
 for _ in $(seq 1 600); do

@@ -58,7 +58,15 @@ def test_internal_ports_are_not_reachable_from_the_host(port: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/internal/chaos", "/api/internal/chaos", "/actuator/health", "/api/actuator/env", "/admin/internal/state"]
+    "path",
+    [
+        "/internal/chaos",
+        "/api/internal/chaos",
+        "/actuator/health",
+        "/api/actuator/env",
+        "/admin/internal/state",
+        "/internal/jobs/1/result",
+    ],
 )
 def test_internal_paths_are_not_routed(lab_http: httpx.Client, path: str) -> None:
     response = lab_http.get(path)
@@ -196,3 +204,19 @@ def test_a_healthy_lab_fires_nothing_but_the_watchdog(prometheus: Prometheus) ->
         interval=5,
         what="no alert firing but Watchdog",
     )
+
+
+def test_a_job_flows_through_core_worker_toxiproxy_and_ext_api(lab_http: httpx.Client) -> None:
+    request_id = f"smoke-job-{uuid.uuid4().hex}"
+    accepted = lab_http.post(
+        "/api/jobs", json={"type": "quote", "payload": {"item": "smoke"}}, headers={"X-Request-ID": request_id}
+    )
+    assert accepted.status_code == 202
+    location = accepted.headers["location"]
+    done = wait_until(
+        lambda: (job := lab_http.get(location).json())["status"] in ("SUCCEEDED", "FAILED") and job,
+        timeout=30,
+        what="job finished",
+    )
+    assert done.value["status"] == "SUCCEEDED", done.value
+    assert done.value["result"]["price"]["currency"] == "KRW"  # ext-api's answer, relayed by the worker

@@ -138,11 +138,16 @@ impl Config {
                 .map_err(|_| ConfigError::InvalidWorkers(v))?,
         };
         let d = JobsConfig::default();
-        let num = |name: &'static str, default: u64, min: u64, max: u64| {
-            parse_range(name, get(name), default, min, max)
+        // Every number here is positive: `num` and `ms` accept 1..=max.
+        let num = |name: &'static str, default: u64, max: u64| {
+            parse_range(name, get(name), default, 1, max)
         };
-        let ms = |name: &'static str, default: Duration, min: u64, max: u64| {
-            num(name, default.as_millis() as u64, min, max).map(Duration::from_millis)
+        let ms = |name: &'static str, default: Duration, max: u64| {
+            num(name, default.as_millis() as u64, max).map(Duration::from_millis)
+        };
+        // `max` bounds the value, so the narrowing cast is lossless.
+        let count = |name: &'static str, default: u32, max: u32| {
+            num(name, default.into(), max.into()).map(|n| n as u32)
         };
         let ext_api_url = get("EXT_API_URL")
             .map(|v| v.trim().trim_end_matches('/').to_owned())
@@ -151,47 +156,30 @@ impl Config {
             return Err(ConfigError::InvalidUrl(ext_api_url));
         }
         let jobs = JobsConfig {
-            queue_capacity: num("JOB_QUEUE_CAPACITY", d.queue_capacity as u64, 1, 100_000)?
-                as usize,
-            pool_size: num("JOB_WORKERS", d.pool_size as u64, 1, 1024)? as usize,
-            retry_after_secs: num("JOB_RETRY_AFTER_SECONDS", d.retry_after_secs, 1, 3600)?,
-            dedup_capacity: num("JOB_DEDUP_CAPACITY", d.dedup_capacity as u64, 1, 10_000_000)?
+            queue_capacity: num("JOB_QUEUE_CAPACITY", d.queue_capacity as u64, 100_000)? as usize,
+            pool_size: num("JOB_WORKERS", d.pool_size as u64, 1024)? as usize,
+            retry_after_secs: num("JOB_RETRY_AFTER_SECONDS", d.retry_after_secs, 3600)?,
+            dedup_capacity: num("JOB_DEDUP_CAPACITY", d.dedup_capacity as u64, 10_000_000)?
                 as usize,
             ext_api_url,
-            ext_connect_timeout: ms("EXT_CONNECT_TIMEOUT_MS", d.ext_connect_timeout, 1, 60_000)?,
-            ext_attempt_timeout: ms("EXT_TIMEOUT_MS", d.ext_attempt_timeout, 1, 600_000)?,
-            ext_max_attempts: num("EXT_MAX_ATTEMPTS", d.ext_max_attempts.into(), 1, 20)? as u32,
-            job_deadline: ms("JOB_DEADLINE_MS", d.job_deadline, 1, 3_600_000)?,
-            ext_backoff_base: ms("EXT_BACKOFF_BASE_MS", d.ext_backoff_base, 1, 60_000)?,
-            ext_backoff_max: ms("EXT_BACKOFF_MAX_MS", d.ext_backoff_max, 1, 600_000)?,
-            breaker_failure_threshold: num(
+            ext_connect_timeout: ms("EXT_CONNECT_TIMEOUT_MS", d.ext_connect_timeout, 60_000)?,
+            ext_attempt_timeout: ms("EXT_TIMEOUT_MS", d.ext_attempt_timeout, 600_000)?,
+            ext_max_attempts: count("EXT_MAX_ATTEMPTS", d.ext_max_attempts, 20)?,
+            job_deadline: ms("JOB_DEADLINE_MS", d.job_deadline, 3_600_000)?,
+            ext_backoff_base: ms("EXT_BACKOFF_BASE_MS", d.ext_backoff_base, 60_000)?,
+            ext_backoff_max: ms("EXT_BACKOFF_MAX_MS", d.ext_backoff_max, 600_000)?,
+            breaker_failure_threshold: count(
                 "BREAKER_FAILURE_THRESHOLD",
-                d.breaker_failure_threshold.into(),
-                1,
+                d.breaker_failure_threshold,
                 10_000,
-            )? as u32,
-            breaker_open_duration: ms("BREAKER_OPEN_MS", d.breaker_open_duration, 1, 3_600_000)?,
-            callback_timeout: ms("CALLBACK_TIMEOUT_MS", d.callback_timeout, 1, 600_000)?,
-            callback_max_attempts: num(
-                "CALLBACK_MAX_ATTEMPTS",
-                d.callback_max_attempts.into(),
-                1,
-                100,
-            )? as u32,
-            callback_backoff_base: ms(
-                "CALLBACK_BACKOFF_BASE_MS",
-                d.callback_backoff_base,
-                1,
-                60_000,
             )?,
-            callback_backoff_max: ms(
-                "CALLBACK_BACKOFF_MAX_MS",
-                d.callback_backoff_max,
-                1,
-                600_000,
-            )?,
+            breaker_open_duration: ms("BREAKER_OPEN_MS", d.breaker_open_duration, 3_600_000)?,
+            callback_timeout: ms("CALLBACK_TIMEOUT_MS", d.callback_timeout, 600_000)?,
+            callback_max_attempts: count("CALLBACK_MAX_ATTEMPTS", d.callback_max_attempts, 100)?,
+            callback_backoff_base: ms("CALLBACK_BACKOFF_BASE_MS", d.callback_backoff_base, 60_000)?,
+            callback_backoff_max: ms("CALLBACK_BACKOFF_MAX_MS", d.callback_backoff_max, 600_000)?,
         };
-        let shutdown_grace = Duration::from_secs(num("SHUTDOWN_GRACE_SECONDS", 12, 1, 3600)?);
+        let shutdown_grace = Duration::from_secs(num("SHUTDOWN_GRACE_SECONDS", 12, 3600)?);
         let chaos_disk_path = get("CHAOS_DISK_PATH")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);

@@ -68,6 +68,18 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         })
 }
 
+/// Like [`sample`], but panics (showing `text`) when the sample is missing.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    sample(text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} missing:\n{text}"))
+}
+
+/// The `error.message` of a job result (panics, showing it, when there is none).
+pub fn error_message(result: &Value) -> &str {
+    result["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {result}"))
+}
+
 // ---------------------------------------------------------------------------
 // Real-socket harness: in-process worker on port 0, stub ext-api and core,
 // and a real toxiproxy process. All on 127.0.0.1.
@@ -182,6 +194,15 @@ impl Worker {
         let body = json!({"job_id": job_id, "type": "quote", "payload": {"sku": "A-1", "qty": 2},
             "attempt": 1, "callback_url": callback_url});
         self.dispatch_raw(&body.to_string()).await
+    }
+
+    /// Dispatches a fresh quote job whose result goes to `core`, asserts it is
+    /// accepted, and waits (up to `limit`) for the result `core` receives.
+    pub async fn run_job(&self, core: &CoreStub, limit: Duration) -> Value {
+        let id = job_id();
+        let (status, _, body) = self.dispatch(&id, &core.callback_url(&id)).await;
+        assert_eq!(status, 202, "{body}");
+        core.wait_result(&id, limit).await
     }
 
     pub async fn dispatch_raw(&self, body: &str) -> (u16, Option<String>, Value) {

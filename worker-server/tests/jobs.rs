@@ -8,11 +8,21 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use worker_server::testing::{CoreStub, ExtApiStub, Worker, config, job_id, sample};
+use worker_server::testing::{CoreStub, ExtApiStub, Worker, config, error_message, job_id, metric};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn worker(ext: &ExtApiStub, extra: &[(&str, &str)]) -> Worker {
+/// A stub ext-api and core-server, and a worker calling ext-api with fast backoffs.
+struct Lab {
+    ext: ExtApiStub,
+    core: CoreStub,
+    w: Worker,
+}
+
+/// Starts the log capture and a [`Lab`] whose worker also gets `extra` settings.
+async fn lab(extra: &[(&str, &str)]) -> Lab {
+    common::logs();
+    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
     let url = ext.url();
     let mut vars = vec![
         ("EXT_API_URL", url.as_str()),
@@ -23,18 +33,18 @@ async fn worker(ext: &ExtApiStub, extra: &[(&str, &str)]) -> Worker {
         ("CALLBACK_BACKOFF_MAX_MS", "50"),
     ];
     vars.extend_from_slice(extra);
-    Worker::start(config(&vars)).await
+    let w = Worker::start(config(&vars)).await;
+    Lab { ext, core, w }
 }
 
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    sample(text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} missing:\n{text}"))
+/// The body of `res`, parsed as JSON.
+async fn json_body(res: reqwest::Response) -> Value {
+    serde_json::from_slice(&res.bytes().await.unwrap()).unwrap()
 }
 
 #[actix_web::test]
 async fn quote_job_succeeds_and_the_result_is_called_back() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
-    let w = worker(&ext, &[]).await;
+    let Lab { core, w, .. } = lab(&[]).await;
     let id = job_id();
     let (status, _, body) = w.dispatch(&id, &core.callback_url(&id)).await;
     assert_eq!(status, 202, "{body}");
@@ -91,10 +101,8 @@ async fn quote_job_succeeds_and_the_result_is_called_back() {
 
 #[actix_web::test]
 async fn duplicates_run_once() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    let Lab { ext, core, w } = lab(&[]).await;
     ext.delay_ms.store(200, Ordering::SeqCst);
-    let w = worker(&ext, &[]).await;
     let id = job_id();
     let cb = core.callback_url(&id);
     assert_eq!(w.dispatch(&id, &cb).await.0, 202);
@@ -112,9 +120,7 @@ async fn duplicates_run_once() {
 
 #[actix_web::test]
 async fn invalid_dispatches_get_400() {
-    common::logs();
-    let ext = ExtApiStub::start();
-    let w = worker(&ext, &[]).await;
+    let Lab { ext, w, .. } = lab(&[]).await;
     let id = job_id();
     let cases = [
         (
@@ -155,18 +161,13 @@ async fn invalid_dispatches_get_400() {
 
 #[actix_web::test]
 async fn full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
-    ext.delay_ms.store(300, Ordering::SeqCst);
-    let w = worker(
-        &ext,
-        &[
-            ("JOB_WORKERS", "1"),
-            ("JOB_QUEUE_CAPACITY", "2"),
-            ("JOB_RETRY_AFTER_SECONDS", "3"),
-        ],
-    )
+    let Lab { ext, core, w } = lab(&[
+        ("JOB_WORKERS", "1"),
+        ("JOB_QUEUE_CAPACITY", "2"),
+        ("JOB_RETRY_AFTER_SECONDS", "3"),
+    ])
     .await;
+    ext.delay_ms.store(300, Ordering::SeqCst);
     let mut accepted = Vec::new();
     let mut refused = 0;
     for _ in 0..6 {
@@ -197,29 +198,17 @@ async fn full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() {
 
 #[actix_web::test]
 async fn upstream_5xx_is_retried_then_failed_and_4xx_is_not_retried() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    let Lab { ext, core, w } = lab(&[("EXT_MAX_ATTEMPTS", "3")]).await;
     ext.status.store(503, Ordering::SeqCst);
-    let w = worker(&ext, &[("EXT_MAX_ATTEMPTS", "3")]).await;
-    let id = job_id();
-    w.dispatch(&id, &core.callback_url(&id)).await;
-    let r = core.wait_result(&id, WAIT).await;
+    let r = w.run_job(&core, WAIT).await;
     assert_eq!(r["status"], "FAILED");
     assert_eq!(r["result"], Value::Null);
     assert_eq!(r["error"]["kind"], "upstream_5xx");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("after 3 attempts"),
-        "{r}"
-    );
+    assert!(error_message(&r).contains("after 3 attempts"), "{r}");
     assert_eq!(ext.requests.load(Ordering::SeqCst), 3);
 
     ext.status.store(422, Ordering::SeqCst);
-    let id = job_id();
-    w.dispatch(&id, &core.callback_url(&id)).await;
-    let r = core.wait_result(&id, WAIT).await;
+    let r = w.run_job(&core, WAIT).await;
     assert_eq!(r["error"]["kind"], "invalid", "{r}");
     assert_eq!(ext.requests.load(Ordering::SeqCst), 4, "4xx: one attempt");
     let m = w.metrics().await;
@@ -239,23 +228,16 @@ async fn upstream_5xx_is_retried_then_failed_and_4xx_is_not_retried() {
 
 #[actix_web::test]
 async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
-    ext.status.store(500, Ordering::SeqCst);
-    let w = worker(
-        &ext,
-        &[
-            ("EXT_MAX_ATTEMPTS", "1"),
-            ("BREAKER_FAILURE_THRESHOLD", "3"),
-            ("BREAKER_OPEN_MS", "400"),
-        ],
-    )
+    let Lab { ext, core, w } = lab(&[
+        ("EXT_MAX_ATTEMPTS", "1"),
+        ("BREAKER_FAILURE_THRESHOLD", "3"),
+        ("BREAKER_OPEN_MS", "400"),
+    ])
     .await;
+    ext.status.store(500, Ordering::SeqCst);
     for _ in 0..3 {
-        let id = job_id();
-        w.dispatch(&id, &core.callback_url(&id)).await;
         assert_eq!(
-            core.wait_result(&id, WAIT).await["error"]["kind"],
+            w.run_job(&core, WAIT).await["error"]["kind"],
             "upstream_5xx"
         );
     }
@@ -265,10 +247,8 @@ async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
         1.0
     );
 
-    let id = job_id();
     let start = Instant::now();
-    w.dispatch(&id, &core.callback_url(&id)).await;
-    let r = core.wait_result(&id, WAIT).await;
+    let r = w.run_job(&core, WAIT).await;
     assert_eq!(r["error"]["kind"], "circuit_open", "{r}");
     assert!(start.elapsed() < Duration::from_millis(300), "fails fast");
     assert_eq!(ext.requests.load(Ordering::SeqCst), 3, "no call while open");
@@ -280,9 +260,7 @@ async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
         metric(&m, "ext_api_circuit_state", &[("state", "half_open")]),
         1.0
     );
-    let id = job_id();
-    w.dispatch(&id, &core.callback_url(&id)).await;
-    assert_eq!(core.wait_result(&id, WAIT).await["status"], "SUCCEEDED");
+    assert_eq!(w.run_job(&core, WAIT).await["status"], "SUCCEEDED");
     let m = w.metrics().await;
     assert_eq!(
         metric(&m, "ext_api_circuit_state", &[("state", "closed")]),
@@ -296,13 +274,9 @@ async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
 
 #[actix_web::test]
 async fn result_callback_is_retried_until_core_accepts() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    let Lab { core, w, .. } = lab(&[]).await;
     core.fail_next.store(2, Ordering::SeqCst);
-    let w = worker(&ext, &[]).await;
-    let id = job_id();
-    w.dispatch(&id, &core.callback_url(&id)).await;
-    assert_eq!(core.wait_result(&id, WAIT).await["status"], "SUCCEEDED");
+    assert_eq!(w.run_job(&core, WAIT).await["status"], "SUCCEEDED");
     let m = w.metrics().await;
     assert_eq!(
         metric(&m, "worker_result_callbacks_total", &[("outcome", "retry")]),
@@ -320,9 +294,7 @@ async fn result_callback_is_retried_until_core_accepts() {
 
 #[actix_web::test]
 async fn callback_that_never_lands_gives_up_and_forgets_the_job() {
-    common::logs();
-    let ext = ExtApiStub::start();
-    let w = worker(&ext, &[("CALLBACK_MAX_ATTEMPTS", "2")]).await;
+    let Lab { w, .. } = lab(&[("CALLBACK_MAX_ATTEMPTS", "2")]).await;
     let id = job_id();
     // Nothing listens on port 9 of 127.0.0.1 (discard, not served here).
     let cb = format!("http://127.0.0.1:9/internal/jobs/{id}/result");
@@ -350,10 +322,8 @@ async fn callback_that_never_lands_gives_up_and_forgets_the_job() {
 
 #[actix_web::test]
 async fn shutdown_finishes_or_hands_back_every_accepted_job() {
-    common::logs();
-    let (ext, core) = (ExtApiStub::start(), CoreStub::start());
+    let Lab { ext, core, mut w } = lab(&[("JOB_WORKERS", "2"), ("JOB_QUEUE_CAPACITY", "50")]).await;
     ext.delay_ms.store(150, Ordering::SeqCst);
-    let mut w = worker(&ext, &[("JOB_WORKERS", "2"), ("JOB_QUEUE_CAPACITY", "50")]).await;
     let mut accepted = Vec::new();
     for _ in 0..20 {
         let id = job_id();
@@ -414,22 +384,31 @@ async fn shutdown_finishes_or_hands_back_every_accepted_job() {
 
 #[actix_web::test]
 async fn chaos_contract_over_http() {
-    common::logs();
-    let ext = ExtApiStub::start();
-    let w = worker(&ext, &[]).await;
+    let Lab { w, .. } = lab(&[]).await;
     let http = reqwest::Client::new();
     let post = |kind: &str, body: &str| {
         http.post(format!("{}/internal/chaos/{kind}", w.ops))
             .body(body.to_owned())
             .send()
     };
-    let json_of = |bytes: &[u8]| serde_json::from_slice::<Value>(bytes).unwrap();
+    let delete = |path: &str| {
+        http.delete(format!("{}/internal/chaos{path}", w.ops))
+            .send()
+    };
+    let faults = async || {
+        json_body(
+            reqwest::get(format!("{}/internal/chaos", w.ops))
+                .await
+                .unwrap(),
+        )
+        .await
+    };
 
     let res = post("errors", r#"{"duration_seconds": 2, "status": 503}"#)
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let fault = json_of(&res.bytes().await.unwrap())["fault"].clone();
+    let fault = json_body(res).await["fault"].clone();
     assert_eq!(fault["kind"], "errors");
     assert_eq!(fault["params"], json!({"percent": 100, "status": 503}));
     assert_eq!(fault["remaining_seconds"], 2);
@@ -461,7 +440,7 @@ async fn chaos_contract_over_http() {
     ] {
         let res = post(kind, body).await.unwrap();
         assert_eq!(res.status(), 400, "{kind} {body}");
-        let err = json_of(&res.bytes().await.unwrap());
+        let err = json_body(res).await;
         assert_eq!(err["error"], "bad_request");
         assert!(err["message"].as_str().unwrap().starts_with(field), "{err}");
     }
@@ -483,32 +462,14 @@ async fn chaos_contract_over_http() {
         1.0
     );
     assert_eq!(metric(&m, "chaos_fault_active", &[("kind", "cpu")]), 0.0);
-    let list = json_of(
-        &reqwest::get(format!("{}/internal/chaos", w.ops))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let list = faults().await;
     assert_eq!(list["service"], "worker-server");
     assert_eq!(list["faults"].as_array().unwrap().len(), 2);
 
-    let del = http
-        .delete(format!("{}/internal/chaos/errors", w.ops))
-        .send()
-        .await
-        .unwrap();
+    let del = delete("/errors").await.unwrap();
     assert_eq!(del.status(), 200);
-    assert_eq!(
-        json_of(&del.bytes().await.unwrap()),
-        json!({"reverted": ["errors"]})
-    );
-    let del = http
-        .delete(format!("{}/internal/chaos/errors", w.ops))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(json_body(del).await, json!({"reverted": ["errors"]}));
+    let del = delete("/errors").await.unwrap();
     assert_eq!(del.status(), 404);
     let start = Instant::now();
     let res = reqwest::get(format!("{}/health", w.app)).await.unwrap();
@@ -524,14 +485,7 @@ async fn chaos_contract_over_http() {
         .unwrap();
     assert_eq!(res.status(), 201);
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let list = json_of(
-        &reqwest::get(format!("{}/internal/chaos", w.ops))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap(),
-    );
+    let list = faults().await;
     let kinds: Vec<&str> = list["faults"]
         .as_array()
         .unwrap()
@@ -539,15 +493,8 @@ async fn chaos_contract_over_http() {
         .map(|f| f["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["latency"]);
-    let del = http
-        .delete(format!("{}/internal/chaos", w.ops))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        json_of(&del.bytes().await.unwrap()),
-        json!({"reverted": ["latency"]})
-    );
+    let del = delete("").await.unwrap();
+    assert_eq!(json_body(del).await, json!({"reverted": ["latency"]}));
     let lines = common::logs().lines();
     assert!(
         lines

@@ -9,7 +9,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use worker_server::testing::{CoreStub, ExtApiStub, Toxiproxy, Worker, config, job_id, sample};
+use worker_server::testing::{
+    CoreStub, ExtApiStub, Toxiproxy, Worker, config, error_message, job_id, metric,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// Budget of one job in these tests: 3 attempts of at most 300 ms plus backoff.
@@ -53,20 +55,31 @@ async fn lab(name: &str, extra: &[(&str, &str)]) -> Lab {
 impl Lab {
     /// Dispatches one job and waits for its result; returns it and the time taken.
     async fn run_job(&self) -> (Value, Duration) {
-        let id = job_id();
         let start = Instant::now();
-        let (status, _, body) = self
-            .worker
-            .dispatch(&id, &self.core.callback_url(&id))
-            .await;
-        assert_eq!(status, 202, "{body}");
-        let result = self.core.wait_result(&id, WAIT).await;
+        let result = self.worker.run_job(&self.core, WAIT).await;
         (result, start.elapsed())
     }
 
     async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        let text = self.worker.metrics().await;
-        sample(&text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?}:\n{text}"))
+        metric(&self.worker.metrics().await, name, labels)
+    }
+
+    /// Asserts that the job of result `r` failed as `kind`, every one of its 3
+    /// ext-api attempts having failed the same way.
+    async fn assert_failed_as(&self, r: &Value, kind: &str) {
+        assert_eq!(r["status"], "FAILED", "{r}");
+        assert_eq!(r["error"]["kind"], kind, "{r}");
+        let attempts = self
+            .metric("ext_api_requests_total", &[("outcome", kind)])
+            .await;
+        assert_eq!(attempts, 3.0, "{r}");
+    }
+
+    /// Adds the toxic `name` (with `attributes`) to this lab's proxy.
+    async fn toxic(&self, name: &str, kind: &str, stream: &str, attributes: Value) {
+        self.toxi
+            .toxic(&self.proxy, name, kind, stream, attributes)
+            .await;
     }
 }
 
@@ -77,14 +90,7 @@ fn deadline() -> Duration {
 #[actix_web::test]
 async fn latency_below_the_timeout_succeeds_above_it_fails_as_timeout() {
     let lab = lab("latency", &[]).await;
-    lab.toxi
-        .toxic(
-            &lab.proxy,
-            "slow",
-            "latency",
-            "downstream",
-            json!({"latency": 150}),
-        )
+    lab.toxic("slow", "latency", "downstream", json!({"latency": 150}))
         .await;
     let (r, took) = lab.run_job().await;
     assert_eq!(r["status"], "SUCCEEDED", "{r}");
@@ -98,56 +104,24 @@ async fn latency_below_the_timeout_succeeds_above_it_fails_as_timeout() {
     assert!(sum >= 0.15, "ext-api duration {sum}");
 
     lab.toxi.remove_toxic(&lab.proxy, "slow").await;
-    lab.toxi
-        .toxic(
-            &lab.proxy,
-            "slower",
-            "latency",
-            "downstream",
-            json!({"latency": 1000}),
-        )
+    lab.toxic("slower", "latency", "downstream", json!({"latency": 1000}))
         .await;
     let (r, took) = lab.run_job().await;
-    assert_eq!(r["status"], "FAILED", "{r}");
-    assert_eq!(r["error"]["kind"], "timeout", "{r}");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("after 3 attempts"),
-        "{r}"
-    );
+    lab.assert_failed_as(&r, "timeout").await;
+    assert!(error_message(&r).contains("after 3 attempts"), "{r}");
     assert!(took < deadline() + Duration::from_secs(1), "{took:?}");
-    assert_eq!(
-        lab.metric("ext_api_requests_total", &[("outcome", "timeout")])
-            .await,
-        3.0
-    );
 }
 
 #[actix_web::test]
 async fn a_connection_that_never_answers_ends_as_timeout_within_the_budget() {
     let lab = lab("timeout", &[]).await;
     // timeout=0: toxiproxy holds the data and never answers nor closes.
-    lab.toxi
-        .toxic(
-            &lab.proxy,
-            "hang",
-            "timeout",
-            "downstream",
-            json!({"timeout": 0}),
-        )
+    lab.toxic("hang", "timeout", "downstream", json!({"timeout": 0}))
         .await;
     let (r, took) = lab.run_job().await;
-    assert_eq!(r["status"], "FAILED", "{r}");
-    assert_eq!(r["error"]["kind"], "timeout", "{r}");
+    lab.assert_failed_as(&r, "timeout").await;
     assert!(took >= Duration::from_millis(900), "3 x 300 ms: {took:?}");
     assert!(took < deadline() + Duration::from_secs(1), "{took:?}");
-    assert_eq!(
-        lab.metric("ext_api_requests_total", &[("outcome", "timeout")])
-            .await,
-        3.0
-    );
     assert_eq!(lab.metric("worker_jobs_in_flight", &[]).await, 0.0);
 
     lab.toxi.remove_toxic(&lab.proxy, "hang").await;
@@ -158,24 +132,11 @@ async fn a_connection_that_never_answers_ends_as_timeout_within_the_budget() {
 #[actix_web::test]
 async fn reset_peer_is_retried_then_failed_as_reset() {
     let lab = lab("reset", &[]).await;
-    lab.toxi
-        .toxic(
-            &lab.proxy,
-            "rst",
-            "reset_peer",
-            "upstream",
-            json!({"timeout": 0}),
-        )
+    lab.toxic("rst", "reset_peer", "upstream", json!({"timeout": 0}))
         .await;
     let (r, took) = lab.run_job().await;
-    assert_eq!(r["status"], "FAILED", "{r}");
-    assert_eq!(r["error"]["kind"], "reset", "{r}");
+    lab.assert_failed_as(&r, "reset").await;
     assert!(took < deadline(), "{took:?}");
-    assert_eq!(
-        lab.metric("ext_api_requests_total", &[("outcome", "reset")])
-            .await,
-        3.0
-    );
     assert_eq!(
         lab.metric(
             "worker_jobs_finished_total",
@@ -202,13 +163,7 @@ async fn proxy_down_opens_the_circuit_and_recovery_closes_it() {
     lab.toxi.set_enabled(&lab.proxy, false).await;
     let (r, took) = lab.run_job().await;
     assert_eq!(r["error"]["kind"], "reset", "{r}");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("cannot connect"),
-        "{r}"
-    );
+    assert!(error_message(&r).contains("cannot connect"), "{r}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(
         lab.metric("ext_api_circuit_state", &[("state", "open")])

@@ -3,18 +3,16 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/infra-lab/admin-server/internal/drivers/httpjson"
 	"github.com/infra-lab/admin-server/internal/faults"
-	"github.com/infra-lab/admin-server/internal/requestid"
 )
 
 // ContractMaxTTL is the contract's cap on duration_seconds.
@@ -92,60 +90,25 @@ func (d *Driver) Inject(ctx context.Context, f *faults.Fault) error {
 		body[k] = v
 	}
 	b, _ := json.Marshal(body)
-	status, msg, err := d.call(ctx, http.MethodPost, f.Target, "/internal/chaos/"+kind(f), b)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusCreated && status != http.StatusOK {
-		return fmt.Errorf("%s answered %d: %s", f.Target, status, msg)
-	}
-	return nil
+	return d.call(ctx, http.MethodPost, f, b, http.StatusCreated, http.StatusOK)
 }
 
 // Revert deletes the kind; 404 means it already expired on the service, which is fine.
 func (d *Driver) Revert(ctx context.Context, f *faults.Fault) error {
-	status, msg, err := d.call(ctx, http.MethodDelete, f.Target, "/internal/chaos/"+kind(f), nil)
+	return d.call(ctx, http.MethodDelete, f, nil, http.StatusOK, http.StatusNotFound, http.StatusNoContent)
+}
+
+// call sends method to the chaos endpoint of f's kind on f's target; an answer
+// with any status but ok is an error.
+func (d *Driver) call(ctx context.Context, method string, f *faults.Fault, body []byte, ok ...int) error {
+	base, known := d.targets[f.Target]
+	if !known {
+		return fmt.Errorf("%w %q", faults.ErrUnknownTarget, f.Target)
+	}
+	req, err := httpjson.NewRequest(ctx, method, base+"/internal/chaos/"+kind(f), body)
 	if err != nil {
 		return err
 	}
-	if status != http.StatusOK && status != http.StatusNotFound && status != http.StatusNoContent {
-		return fmt.Errorf("%s answered %d: %s", f.Target, status, msg)
-	}
-	return nil
-}
-
-func (d *Driver) call(ctx context.Context, method, target, path string, body []byte) (int, string, error) {
-	base, ok := d.targets[target]
-	if !ok {
-		return 0, "", fmt.Errorf("%w %q", faults.ErrUnknownTarget, target)
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return 0, "", err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	req.Header.Set("Accept", "application/json")
-	if id := requestid.FromContext(ctx); id != "" {
-		req.Header.Set(requestid.Header, id) // one id across the hops of an injection
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	var e struct {
-		Message string `json:"message"`
-	}
-	msg := strings.TrimSpace(string(raw))
-	if json.Unmarshal(raw, &e) == nil && e.Message != "" {
-		msg = e.Message
-	}
-	return resp.StatusCode, msg, nil
+	return httpjson.Do(d.client, req, f.Target, nil, ok...)
 }

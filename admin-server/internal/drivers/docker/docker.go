@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/infra-lab/admin-server/internal/drivers/httpjson"
 	"github.com/infra-lab/admin-server/internal/faults"
 )
 
@@ -94,7 +94,7 @@ func (c Container) Name() string {
 func (d *Driver) List(ctx context.Context) ([]Container, error) {
 	filters, _ := json.Marshal(map[string][]string{"label": {TargetLabel + "=true"}})
 	var out []Container
-	if err := d.do(ctx, http.MethodGet, "/containers/json?all=1&filters="+url.QueryEscape(string(filters)), nil, &out, http.StatusOK); err != nil {
+	if err := d.do(ctx, http.MethodGet, "/containers/json?all=1&filters="+url.QueryEscape(string(filters)), &out, http.StatusOK); err != nil {
 		return nil, err
 	}
 	// Belt and braces: a proxy that ignored the filter must not widen the set.
@@ -179,13 +179,13 @@ func (d *Driver) Inspect(ctx context.Context, id string) (ContainerState, error)
 	var out struct {
 		State ContainerState `json:"State"`
 	}
-	err := d.do(ctx, http.MethodGet, "/containers/"+url.PathEscape(id)+"/json", nil, &out, http.StatusOK)
+	err := d.do(ctx, http.MethodGet, "/containers/"+url.PathEscape(id)+"/json", &out, http.StatusOK)
 	return out.State, err
 }
 
 // Ping checks that the API (or the socket proxy) answers.
 func (d *Driver) Ping(ctx context.Context) error {
-	return d.do(ctx, http.MethodGet, "/_ping", nil, nil, http.StatusOK)
+	return d.do(ctx, http.MethodGet, "/_ping", nil, http.StatusOK)
 }
 
 func (d *Driver) post(ctx context.Context, id, action string) error {
@@ -193,33 +193,13 @@ func (d *Driver) post(ctx context.Context, id, action string) error {
 		return fmt.Errorf("no container id recorded")
 	}
 	// 304: already in the requested state (e.g. start on a running container).
-	return d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/"+action, nil, nil, http.StatusNoContent, http.StatusNotModified, http.StatusOK)
+	return d.do(ctx, http.MethodPost, "/containers/"+url.PathEscape(id)+"/"+action, nil, http.StatusNoContent, http.StatusNotModified, http.StatusOK)
 }
 
-func (d *Driver) do(ctx context.Context, method, path string, body io.Reader, out any, ok ...int) error {
-	req, err := http.NewRequestWithContext(ctx, method, d.base+"/"+APIVersion+path, body)
+func (d *Driver) do(ctx context.Context, method, path string, out any, ok ...int) error {
+	req, err := http.NewRequestWithContext(ctx, method, d.base+"/"+APIVersion+path, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if !slices.Contains(ok, resp.StatusCode) {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		var e struct {
-			Message string `json:"message"`
-		}
-		msg := strings.TrimSpace(string(raw))
-		if json.Unmarshal(raw, &e) == nil && e.Message != "" {
-			msg = e.Message
-		}
-		return fmt.Errorf("docker %s %s answered %d: %s", method, path, resp.StatusCode, msg)
-	}
-	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		return nil
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
+	return httpjson.Do(d.client, req, "docker "+method+" "+path, out, ok...)
 }

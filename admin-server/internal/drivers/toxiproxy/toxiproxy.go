@@ -4,18 +4,16 @@
 package toxiproxy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/infra-lab/admin-server/internal/drivers/httpjson"
 	"github.com/infra-lab/admin-server/internal/faults"
-	"github.com/infra-lab/admin-server/internal/requestid"
 )
 
 // Driver manages toxics on a fixed set of proxies.
@@ -110,12 +108,8 @@ func (d *Driver) Inject(ctx context.Context, f *faults.Fault) error {
 		return fmt.Errorf("unsupported fault type %s", f.Type)
 	}
 	b, _ := json.Marshal(t)
-	status, msg, err := d.call(ctx, http.MethodPost, "/proxies/"+f.Target+"/toxics", b)
-	if err != nil {
+	if err := d.call(ctx, http.MethodPost, "/proxies/"+f.Target+"/toxics", b, http.StatusOK, http.StatusCreated); err != nil {
 		return err
-	}
-	if status != http.StatusOK && status != http.StatusCreated {
-		return fmt.Errorf("toxiproxy answered %d: %s", status, msg)
 	}
 	if f.DriverData == nil {
 		f.DriverData = map[string]string{}
@@ -133,62 +127,26 @@ func (d *Driver) Revert(ctx context.Context, f *faults.Fault) error {
 	if name == "" {
 		name = ToxicName(f)
 	}
-	status, msg, err := d.call(ctx, http.MethodDelete, "/proxies/"+f.Target+"/toxics/"+name, nil)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusNoContent && status != http.StatusOK && status != http.StatusNotFound {
-		return fmt.Errorf("toxiproxy answered %d: %s", status, msg)
-	}
-	return nil
+	return d.call(ctx, http.MethodDelete, "/proxies/"+f.Target+"/toxics/"+name, nil, http.StatusNoContent, http.StatusOK, http.StatusNotFound)
 }
 
 func (d *Driver) setEnabled(ctx context.Context, proxy string, enabled bool) error {
 	b, _ := json.Marshal(map[string]bool{"enabled": enabled})
-	status, msg, err := d.call(ctx, http.MethodPost, "/proxies/"+proxy, b)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("toxiproxy answered %d: %s", status, msg)
-	}
-	return nil
+	return d.call(ctx, http.MethodPost, "/proxies/"+proxy, b, http.StatusOK)
 }
 
 // Ping checks that the API answers (for the health details).
 func (d *Driver) Ping(ctx context.Context) error {
-	status, msg, err := d.call(ctx, http.MethodGet, "/version", nil)
+	return d.call(ctx, http.MethodGet, "/version", nil, http.StatusOK)
+}
+
+// call sends method to the API's path; an answer with any status but ok is an error.
+func (d *Driver) call(ctx context.Context, method, path string, body []byte, ok ...int) error {
+	req, err := httpjson.NewRequest(ctx, method, d.base+path, body)
 	if err != nil {
 		return err
 	}
-	if status != http.StatusOK {
-		return fmt.Errorf("toxiproxy answered %d: %s", status, msg)
-	}
-	return nil
-}
-
-func (d *Driver) call(ctx context.Context, method, path string, body []byte) (int, string, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, d.base+path, rd)
-	if err != nil {
-		return 0, "", err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	// toxiproxy refuses browser-like requests without it since 2.1 (CSRF guard).
 	req.Header.Set("User-Agent", "infralab-admin-server")
-	if id := requestid.FromContext(ctx); id != "" {
-		req.Header.Set(requestid.Header, id) // one id across the hops of an injection
-	}
-	resp, err := d.client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, strings.TrimSpace(string(raw)), nil
+	return httpjson.Do(d.client, req, "toxiproxy", nil, ok...)
 }

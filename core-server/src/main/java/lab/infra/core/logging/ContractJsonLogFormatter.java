@@ -3,6 +3,7 @@ package lab.infra.core.logging;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -64,15 +65,18 @@ public class ContractJsonLogFormatter extends JsonWriterStructuredLogFormatter<I
 
     private static void eventFields(ILoggingEvent event, BiConsumer<String, Object> pairs) {
         List<KeyValuePair> keyValuePairs = event.getKeyValuePairs();
+        // A key may be both an event field and in the MDC (job_id): write it once, the event's value wins.
+        // A duplicate name makes the JSON writer fail and the whole line would be lost.
+        Set<String> written = new HashSet<>();
         if (keyValuePairs != null) {
             for (KeyValuePair pair : keyValuePairs) {
-                if (!RESERVED.contains(pair.key)) {
+                if (!RESERVED.contains(pair.key) && written.add(pair.key)) {
                     pairs.accept(pair.key, pair.value);
                 }
             }
         }
         for (Map.Entry<String, String> entry : event.getMDCPropertyMap().entrySet()) {
-            if (!RESERVED.contains(entry.getKey())) {
+            if (!RESERVED.contains(entry.getKey()) && !written.contains(entry.getKey())) {
                 pairs.accept(entry.getKey(), entry.getValue());
             }
         }

@@ -23,7 +23,9 @@ import org.springframework.test.web.servlet.MockMvc;
  * /api/health must follow the real Actuator aggregate: a contributor going DOWN or
  * OUT_OF_SERVICE turns the whole answer into a 503.
  */
-@WebMvcTest(ApiHealthController.class)
+// The slice has no DataSource and no probe states, so the readiness group's members (db, readinessState) are absent.
+@WebMvcTest(controllers = ApiHealthController.class,
+        properties = "management.endpoint.health.validate-group-membership=false")
 @ImportAutoConfiguration({ HealthContributorAutoConfiguration.class, HealthEndpointAutoConfiguration.class })
 class ApiHealthControllerTest {
 

@@ -73,6 +73,15 @@ class ContractJsonLogFormatterTest {
     }
 
     @Test
+    void aKeyInBothMdcAndEventFieldsIsWrittenOnce() throws Exception {
+        LoggingEvent event = event(Map.of("request_id", "req-1", "job_id", "from-mdc"), Level.INFO, "job finished", null);
+        event.addKeyValuePair(new KeyValuePair("job_id", "from-event"));
+        String line = formatter.format(event);
+        assertThat(line.split("\"job_id\"", -1)).hasSize(2);
+        assertThat(json.readTree(line).get("job_id").asText()).isEqualTo("from-event");
+    }
+
+    @Test
     void noRequestIdOutsideARequest() throws Exception {
         JsonNode node = json.readTree(formatter.format(event(Level.INFO, "startup", null)));
         assertThat(node.has("request_id")).isFalse();

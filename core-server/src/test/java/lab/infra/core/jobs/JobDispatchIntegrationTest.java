@@ -1,0 +1,246 @@
+package lab.infra.core.jobs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+import org.springframework.jdbc.core.JdbcTemplate;
+import org.springframework.test.annotation.DirtiesContext;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * The outbox dispatcher against a real HTTP worker stand-in (down, slow, 429, 5xx, 400, silent)
+ * and the real PostgreSQL: every accepted job reaches a terminal state, and exactly once
+ * (core.jobs.finished grows by exactly the number of jobs even when results arrive twice).
+ */
+@SpringBootTest(webEnvironment = WebEnvironment.DEFINED_PORT, properties = {
+    "management.server.port=0",
+    "jobs.dispatch.enabled=true",
+    "jobs.dispatch.poll-interval=50ms",
+    "jobs.dispatch.concurrency=4",
+    "jobs.dispatch.connect-timeout=300ms",
+    "jobs.dispatch.read-timeout=400ms",
+    "jobs.dispatch.backoff-initial=50ms",
+    "jobs.dispatch.backoff-max=400ms",
+    "jobs.dispatch.retry-after-max=3s",
+    "jobs.dispatch.stale-timeout=1500ms",
+    "jobs.dispatch.sweep-interval=200ms",
+})
+@DirtiesContext
+@ExtendWith(OutputCaptureExtension.class)
+class JobDispatchIntegrationTest {
+
+    private static final ObjectMapper json = new ObjectMapper();
+    private static final HttpClient http = HttpClient.newHttpClient();
+    private static int appPort;
+    private static FakeWorker worker;
+
+    @DynamicPropertySource
+    static void ports(DynamicPropertyRegistry registry) throws IOException {
+        appPort = freePort();
+        int workerPort = freePort();
+        worker = new FakeWorker(workerPort);
+        registry.add("server.port", () -> appPort);
+        registry.add("jobs.worker-url", () -> "http://127.0.0.1:" + workerPort);
+        registry.add("jobs.callback-base-url", () -> "http://127.0.0.1:" + appPort);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    @Autowired
+    private JdbcTemplate jdbc;
+
+    @Autowired
+    private MeterRegistry meters;
+
+    private double finishedBefore;
+
+    @BeforeEach
+    void clean() {
+        jdbc.execute("TRUNCATE jobs CASCADE");
+        worker.stop();
+        worker.reset();
+        finishedBefore = finished();
+    }
+
+    @AfterEach
+    void stopWorker() {
+        worker.stop();
+    }
+
+    @AfterAll
+    static void closeWorker() {
+        worker.close();
+    }
+
+    private double finished() {
+        return meters.find("core.jobs.finished").counters().stream().mapToDouble(Counter::count).sum();
+    }
+
+    private double attempts(String outcome) {
+        Counter counter = meters.find("core.dispatch.attempts").tag("outcome", outcome).counter();
+        return (counter == null) ? 0 : counter.count();
+    }
+
+    private List<String> createJobs(int n) throws Exception {
+        List<String> ids = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + appPort + "/api/jobs"))
+                .header("Content-Type", "application/json").header("X-Request-ID", "dispatch-test-" + i)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"quote\",\"payload\":{\"n\":" + i + "}}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+            assertThat(response.statusCode()).isEqualTo(202);
+            ids.add(json.readTree(response.body()).get("id").asText());
+        }
+        return ids;
+    }
+
+    private long count(String where) {
+        return jdbc.queryForObject("SELECT count(*) FROM jobs WHERE " + where, Long.class);
+    }
+
+    private void awaitAllTerminalExactlyOnce(int jobs) {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).untilAsserted(() -> {
+            assertThat(count("status IN ('SUCCEEDED', 'FAILED')")).isEqualTo(jobs);
+            assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox", Long.class)).isZero();
+        });
+        // Late duplicates still in flight must not count twice.
+        await().during(Duration.ofMillis(600)).atMost(Duration.ofSeconds(5))
+            .untilAsserted(() -> assertThat(finished() - finishedBefore).isEqualTo(jobs));
+    }
+
+    @Test
+    void workerDownThenUpDeliversEveryJobOnce() throws Exception {
+        List<String> ids = createJobs(6);
+        // Down: connection refused, retried with backoff, nothing lost.
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+            assertThat(jdbc.queryForObject("SELECT min(attempts) FROM outbox", Integer.class)).isGreaterThanOrEqualTo(3));
+        assertThat(count("status = 'PENDING'")).isEqualTo(6);
+        assertThat(attempts("connection_error")).isGreaterThanOrEqualTo(12);
+        assertThat(jdbc.queryForObject("SELECT max(last_error) FROM outbox", String.class)).isEqualTo("connection_error");
+
+        worker.start();
+        awaitAllTerminalExactlyOnce(6);
+        assertThat(count("status = 'SUCCEEDED'")).isEqualTo(6);
+        for (int i = 0; i < ids.size(); i++) {
+            List<FakeWorker.Call> calls = worker.callsFor(ids.get(i));
+            assertThat(calls).hasSize(1);
+            FakeWorker.Call call = calls.get(0);
+            // attempt counts every try, including the refused connections before the worker came up.
+            assertThat(call.attempt()).isGreaterThanOrEqualTo(4);
+            assertThat(call.callbackUrl()).isEqualTo("http://127.0.0.1:" + appPort + "/internal/jobs/" + ids.get(i) + "/result");
+            assertThat(call.requestId()).isEqualTo("dispatch-test-" + i);
+        }
+    }
+
+    @Test
+    void throttledSlowAndFailingWorkerStillDeliversEveryJobOnce() throws Exception {
+        worker.script(n -> switch (n) {
+            case 1 -> new FakeWorker.Reply(429, "1", 0, 0);
+            case 2 -> new FakeWorker.Reply(500, null, 0, 0);
+            case 3 -> new FakeWorker.Reply(503, null, 0, 0);
+            // Slower than the read timeout, but the worker did take it and reports back: core retries anyway.
+            case 4 -> new FakeWorker.Reply(202, null, 800, 1);
+            // The retry lands on a worker that already has the job (200), which reports again: a duplicate.
+            default -> new FakeWorker.Reply(200, null, 0, 1);
+        });
+        worker.start();
+        double throttled = attempts("throttled");
+        double timeouts = attempts("timeout");
+        List<String> ids = createJobs(4);
+
+        awaitAllTerminalExactlyOnce(4);
+        assertThat(count("status = 'SUCCEEDED'")).isEqualTo(4);
+        for (String id : ids) {
+            List<FakeWorker.Call> calls = worker.callsFor(id);
+            assertThat(calls.size()).isBetween(4, 5);
+            // Retry-After: 1 is honoured before the second try.
+            long gapMs = TimeUnit.NANOSECONDS.toMillis(calls.get(1).atNanos() - calls.get(0).atNanos());
+            assertThat(gapMs).isGreaterThanOrEqualTo(950);
+            assertThat(calls.get(1).attempt()).isEqualTo(calls.get(0).attempt() + 1);
+        }
+        assertThat(attempts("throttled") - throttled).isEqualTo(4);
+        assertThat(attempts("timeout") - timeouts).isGreaterThanOrEqualTo(1);
+        assertThat(attempts("server_error")).isGreaterThanOrEqualTo(4);
+        assertThat(attempts("unavailable")).isGreaterThanOrEqualTo(4);
+        // Every callback got a 200: repeats are answered with the stored state.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+            assertThat(worker.callbackStatuses()).isNotEmpty().allMatch(s -> s == 200));
+    }
+
+    @Test
+    void duplicateResultDeliveryIsHarmless(CapturedOutput output) throws Exception {
+        worker.script(n -> new FakeWorker.Reply(202, null, 0, 3));
+        worker.start();
+        List<String> ids = createJobs(5);
+        awaitAllTerminalExactlyOnce(5);
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(worker.callbackStatuses()).hasSize(15));
+        assertThat(worker.callbackStatuses()).allMatch(s -> s == 200);
+        assertThat(finished() - finishedBefore).isEqualTo(5);
+        // One "job finished" line per job (with its job_id), the repeats are logged as duplicates.
+        for (String id : ids) {
+            List<String> lines = output.getOut().lines().filter(l -> l.contains(id)).toList();
+            assertThat(lines.stream().filter(l -> l.contains("\"msg\":\"job finished\"")).count()).isEqualTo(1);
+            assertThat(lines.stream().filter(l -> l.contains("\"msg\":\"duplicate job result ignored\"")).count()).isEqualTo(2);
+        }
+    }
+
+    @Test
+    void rejectedJobFailsWithoutRetry() throws Exception {
+        worker.script(n -> new FakeWorker.Reply(400, null, 0, 0));
+        worker.start();
+        String id = createJobs(1).get(0);
+        awaitAllTerminalExactlyOnce(1);
+        assertThat(count("status = 'FAILED'")).isEqualTo(1);
+        String error = jdbc.queryForObject("SELECT error->>'kind' FROM jobs WHERE id = ?::uuid", String.class, id);
+        assertThat(error).isEqualTo("invalid");
+        Thread.sleep(300);
+        assertThat(worker.callsFor(id)).hasSize(1);
+    }
+
+    @Test
+    void staleInFlightJobIsDispatchedAgain() throws Exception {
+        // First dispatch is accepted but the worker dies with it (no result); after the stale timeout core sends it again.
+        worker.script(n -> (n == 1) ? new FakeWorker.Reply(202, null, 0, 0) : FakeWorker.Reply.accept());
+        worker.start();
+        double redispatched = meters.counter("core.jobs.redispatched").count();
+        String id = createJobs(1).get(0);
+        await().atMost(Duration.ofSeconds(3)).untilAsserted(() -> assertThat(count("status = 'DISPATCHED'")).isEqualTo(1));
+
+        awaitAllTerminalExactlyOnce(1);
+        List<FakeWorker.Call> calls = worker.callsFor(id);
+        assertThat(calls).hasSize(2);
+        assertThat(calls.get(1).attempt()).isEqualTo(2);
+        assertThat(TimeUnit.NANOSECONDS.toMillis(calls.get(1).atNanos() - calls.get(0).atNanos())).isGreaterThanOrEqualTo(1400);
+        assertThat(meters.counter("core.jobs.redispatched").count() - redispatched).isEqualTo(1);
+        assertThat(jdbc.queryForObject("SELECT status FROM jobs WHERE id = ?::uuid", String.class, id)).isEqualTo("SUCCEEDED");
+    }
+}
