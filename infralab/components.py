@@ -47,6 +47,7 @@ class Component:
 
 def _service(
     name: str,
+    services: tuple[str, ...],
     command: tuple[str, ...],
     artifact: str,
     sources: tuple[str, ...],
@@ -56,7 +57,7 @@ def _service(
     root = REPO_ROOT / name
     return Component(
         name=name,
-        services=(name,),
+        services=services,
         image_var=name.upper().replace("-", "_") + "_IMAGE",
         official=None,
         offline=True,
@@ -73,6 +74,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("nginx", ("nginx", "ext-api"), "NGINX_IMAGE", "nginx:1.27.3", offline=True),
     _service(
         "core-server",
+        ("core-1", "core-2"),
         ("mvn", "-B", "-q", "-DskipTests", "package"),
         "target/core-server.jar",
         ("pom.xml", "src/main"),
@@ -80,12 +82,14 @@ COMPONENTS: tuple[Component, ...] = (
     ),
     _service(
         "worker-server",
+        ("worker-server",),
         ("cargo", "build", "--release", "--locked"),
         "target/release/worker-server",
         ("Cargo.toml", "Cargo.lock", "src"),
     ),
     _service(
         "admin-server",
+        ("admin-server",),
         ("go", "build", "-trimpath", "-o", "bin/admin-server", "./cmd/admin-server"),
         "bin/admin-server",
         ("go.mod", "go.sum", "cmd", "internal"),

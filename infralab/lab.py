@@ -29,11 +29,11 @@ class Lab:
     def states(self) -> dict[str, ServiceState]:
         return service_states(self.compose, self.plan.services)
 
-    def stop(self, service: str) -> None:
-        self.compose.compose.stop([service], timeout=15)
+    def stop(self, *services: str) -> None:
+        self.compose.compose.stop(list(services), timeout=15)
 
-    def start(self, service: str) -> None:
-        self.compose.compose.start([service])
+    def start(self, *services: str) -> None:
+        self.compose.compose.start(list(services))
 
     def logs(self, service: str, *, since: str | None = None) -> str:
         return str(self.compose.compose.logs([service], no_log_prefix=True, since=since))

@@ -28,7 +28,9 @@ class SentryEvent:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> SentryEvent:
         event = record.get("event") or {}
-        values = (event.get("exception") or {}).get("values") or []
+        exception = event.get("exception") or {}
+        # {"values": [...]} (most SDKs) or a bare list (sentry-go): Sentry accepts both.
+        values = exception.get("values") or [] if isinstance(exception, dict) else exception
         message = event.get("message") or ""
         if isinstance(message, dict):  # the SDKs send {"formatted": ...} or a plain string
             message = message.get("formatted") or message.get("message") or ""

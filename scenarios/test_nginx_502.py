@@ -1,34 +1,50 @@
-"""nginx-502: the only core-server goes away.
+"""nginx-502: core-server replicas go away.
 
-Hypothesis: when core-server stops, nginx keeps serving and answers /api/ with a JSON 502
-(never a hang or an HTML page; at most one connect timeout, 504, while the kernel still
-believes the vanished address is reachable), Prometheus notices the failed scrapes and a critical
-CoreServerDown reaches Slack within its SLO; when core-server returns, /api/ answers 200
-again and Slack gets the resolved notification.
+Hypotheses:
+1. One of the two core-server replicas stops: nginx routes around it and clients see no
+   5xx; Prometheus notices and a *warning* CoreReplicaDown reaches #lab-warning.
+2. Both replicas stop: nginx keeps serving and answers /api/ with a JSON 502 (never a hang
+   or an HTML page; at most a connect timeout, 504, while the kernel still believes a
+   vanished address is reachable), nginx's own metrics count the 502s, and the *critical*
+   CoreServerAllReplicasDown and EntryPoint5xxRatioHigh reach #lab-critical.
+In both, once the replicas are back /api/ answers 200, Slack gets the resolved notification
+and every alert resolves (the recovery checklist).
 """
 
 from __future__ import annotations
+
+import time
 
 import httpx
 import pytest
 
 from infralab.alerts import Alertmanager, SlackSink
+from infralab.checklist import wait_recovered, wait_steady_state
 from infralab.lab import Lab
 from infralab.prometheus import Prometheus
 from infralab.timeline import Timeline
 from infralab.waiting import wait_until
 
-FAULT = "fault: core-server stopped"
-RECOVERY = "recovery: core-server started"
-# Seconds from the fault (or from the recovery start, for the last three).
-SLO = {
+pytestmark = pytest.mark.failure
+
+FAULT = "fault injected"
+RECOVERY = "recovery started"
+
+# Seconds from the fault, or from the recovery start for the recovery checklist.
+SLO_ONE_REPLICA = {
+    "warning in Slack": 45,
+    "resolved notification in Slack": 60,
+    "every container healthy": 90,
+    "every alert resolved": 150,
+}
+SLO_ALL_REPLICAS = {
     "502 at the entry point": 15,
     "502s in nginx's metrics": 30,
     "critical alert in Slack": 45,
     "entry-point 5xx alert in Slack": 60,
     "/api/health 200 again": 90,
     "resolved notification in Slack": 60,
-    "lab healthy again": 90,
+    "every container healthy": 90,
     "every alert resolved": 150,
 }
 
@@ -40,8 +56,7 @@ def _status(client: httpx.Client, status: int, seen: list[int] | None = None) ->
     return response if response.status_code == status else None
 
 
-@pytest.mark.failure
-def test_core_server_down_gives_json_502_and_critical_alert(
+def test_one_replica_down_is_invisible_to_clients_and_a_warning(
     lab: Lab,
     lab_http: httpx.Client,
     slack: SlackSink,
@@ -49,48 +64,101 @@ def test_core_server_down_gives_json_502_and_critical_alert(
     prometheus: Prometheus,
     timeline: Timeline,
 ) -> None:
-    # Steady state first: a drill that starts inside an earlier incident proves nothing (and
-    # Alertmanager would not notify again for an alert that is still active).
-    wait_until(
-        lambda: all(s.ready for s in lab.states().values()) and alertmanager.active_alertnames() <= {"Watchdog"},
-        timeout=150,
-        interval=5,
-        what="steady state: lab healthy, no alert active but Watchdog",
-    )
+    slo = SLO_ONE_REPLICA
+    wait_steady_state(lab, alertmanager)
     since = slack.cursor()
-    lab.stop("core-server")
+    lab.stop("core-1")
+    timeline.mark(FAULT)
+    try:
+        # Clients keep calling until the warning arrives: every answer must be a 200.
+        statuses: list[int] = []
+
+        def warned() -> bool:
+            statuses.append(lab_http.get("/api/health").status_code)
+            return any(m.alertname == "CoreReplicaDown" and m.status == "firing" for m in slack.messages(since))
+
+        wait_until(
+            warned,
+            timeout=timeline.budget(FAULT, slo["warning in Slack"]),
+            interval=0.2,
+            what="CoreReplicaDown in Slack",
+        )
+        timeline.mark("warning in Slack", slo=slo["warning in Slack"])
+        assert set(statuses) == {200}, f"clients saw {sorted(set(statuses))} over {len(statuses)} calls"
+        warning = next(m for m in slack.messages(since) if m.alertname == "CoreReplicaDown")
+        assert warning.channel == "#lab-warning"
+        assert "core-1:8081" in warning.text
+        assert not [m for m in slack.messages(since) if m.channel == "#lab-critical"]
+    finally:
+        lab.start("core-1")
+        timeline.mark(RECOVERY)
+
+    slack.wait_for(
+        "CoreReplicaDown",
+        "resolved",
+        since=warning.seq,
+        timeout=timeline.budget(RECOVERY, slo["resolved notification in Slack"]),
+    )
+    timeline.mark("resolved notification in Slack", slo=slo["resolved notification in Slack"])
+    wait_recovered(
+        lab,
+        prometheus,
+        timeline,
+        since=RECOVERY,
+        healthy_slo=slo["every container healthy"],
+        resolved_slo=slo["every alert resolved"],
+    )
+
+
+def test_all_replicas_down_gives_json_502_and_critical_alerts(
+    lab: Lab,
+    lab_http: httpx.Client,
+    slack: SlackSink,
+    alertmanager: Alertmanager,
+    prometheus: Prometheus,
+    timeline: Timeline,
+) -> None:
+    slo = SLO_ALL_REPLICAS
+    wait_steady_state(lab, alertmanager)
+    since = slack.cursor()
+    lab.stop("core-1", "core-2")
     timeline.mark(FAULT)
     try:
         seen: list[int] = []
         bad = wait_until(
             lambda: _status(lab_http, 502, seen),
-            timeout=timeline.budget(FAULT, SLO["502 at the entry point"]),
+            timeout=timeline.budget(FAULT, slo["502 at the entry point"]),
             what="nginx 502",
         )
-        timeline.mark("502 at the entry point", slo=SLO["502 at the entry point"])
+        timeline.mark("502 at the entry point", slo=slo["502 at the entry point"])
         assert bad.value.headers["content-type"].startswith("application/json")
         body = bad.value.json()
         assert body["error"] == "bad_gateway"
         assert body["request_id"] == bad.value.headers["x-request-id"]
-        # Before the ARP entry of the vanished address fails, a connect may time out: 504, never anything else.
+        # Before the ARP entry of a vanished address fails, a connect may time out: 504, never anything else.
         assert set(seen) <= {200, 502, 504}, seen
 
         # Clients keep calling while the 502s are counted (a counter's first sample has no increase).
+        started = time.monotonic()
         wait_until(
             lambda: (
                 lab_http.get("/api/health")
                 and (prometheus.value('sum(increase(nginx_http_requests_total{route="api", status="502"}[1m]))') or 0)
                 > 0
             ),
-            timeout=timeline.budget(FAULT, SLO["502s in nginx's metrics"]),
+            timeout=timeline.budget(FAULT, slo["502s in nginx's metrics"]),
             what="502s counted in nginx_http_requests_total",
         )
-        timeline.mark("502s in nginx's metrics", slo=SLO["502s in nginx's metrics"])
+        assert time.monotonic() - started < slo["502s in nginx's metrics"]
+        timeline.mark("502s in nginx's metrics", slo=slo["502s in nginx's metrics"])
 
         alert = slack.wait_for(
-            "CoreServerDown", "firing", since=since, timeout=timeline.budget(FAULT, SLO["critical alert in Slack"])
+            "CoreServerAllReplicasDown",
+            "firing",
+            since=since,
+            timeout=timeline.budget(FAULT, slo["critical alert in Slack"]),
         )
-        timeline.mark("critical alert in Slack", slo=SLO["critical alert in Slack"])
+        timeline.mark("critical alert in Slack", slo=slo["critical alert in Slack"])
         assert alert.value.channel == "#lab-critical"
         assert "CRITICAL" in alert.value.text
         assert "docs/failure-experiments/nginx-502.md#runbook" in alert.value.text
@@ -100,40 +168,33 @@ def test_core_server_down_gives_json_502_and_critical_alert(
             "EntryPoint5xxRatioHigh",
             "firing",
             since=since,
-            timeout=timeline.budget(FAULT, SLO["entry-point 5xx alert in Slack"]),
+            timeout=timeline.budget(FAULT, slo["entry-point 5xx alert in Slack"]),
         )
-        timeline.mark("entry-point 5xx alert in Slack", slo=SLO["entry-point 5xx alert in Slack"])
+        timeline.mark("entry-point 5xx alert in Slack", slo=slo["entry-point 5xx alert in Slack"])
         assert (entry.value.channel, entry.value.service) == ("#lab-critical", "nginx")
     finally:
-        lab.start("core-server")
+        lab.start("core-1", "core-2")
         timeline.mark(RECOVERY)
 
-    # Recovery checklist.
     wait_until(
         lambda: _status(lab_http, 200),
-        timeout=timeline.budget(RECOVERY, SLO["/api/health 200 again"]),
+        timeout=timeline.budget(RECOVERY, slo["/api/health 200 again"]),
         what="/api/health 200",
     )
-    timeline.mark("/api/health 200 again", slo=SLO["/api/health 200 again"])
+    timeline.mark("/api/health 200 again", slo=slo["/api/health 200 again"])
     slack.wait_for(
-        "CoreServerDown",
+        "CoreServerAllReplicasDown",
         "resolved",
         since=alert.value.seq,
-        timeout=timeline.budget(RECOVERY, SLO["resolved notification in Slack"]),
+        timeout=timeline.budget(RECOVERY, slo["resolved notification in Slack"]),
     )
-    timeline.mark("resolved notification in Slack", slo=SLO["resolved notification in Slack"])
-    wait_until(
-        lambda: all(s.ready for s in lab.states().values()),
-        timeout=timeline.budget(RECOVERY, SLO["lab healthy again"]),
-        what="every container healthy",
+    timeline.mark("resolved notification in Slack", slo=slo["resolved notification in Slack"])
+    wait_recovered(
+        lab,
+        prometheus,
+        timeline,
+        since=RECOVERY,
+        healthy_slo=slo["every container healthy"],
+        resolved_slo=slo["every alert resolved"],
     )
-    prometheus.wait_for('up{job="core-server"}', lambda v: v == 1, timeout=15)
-    # The entry point's 5xx ratio looks back a minute: its alert resolves last.
-    wait_until(
-        lambda: prometheus.values('ALERTS{alertstate="firing", alertname!="Watchdog"}') == {},
-        timeout=timeline.budget(RECOVERY, SLO["every alert resolved"]),
-        interval=5,
-        what="every alert but Watchdog resolved",
-    )
-    timeline.mark("every alert resolved", slo=SLO["every alert resolved"])
-    timeline.mark("checklist passed")
+    prometheus.wait_for('count(up{job="core-server"} == 1)', lambda v: v == 2, timeout=15)

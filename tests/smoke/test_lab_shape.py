@@ -29,7 +29,7 @@ def test_api_health_through_nginx_carries_the_request_id(lab: Lab, lab_http: htt
     assert response.headers["x-request-id"] == request_id
     # The same id in nginx's JSON access log and in core-server's own log line.
     wait_until(lambda: request_id in lab.logs("nginx"), timeout=10, what="nginx access line")
-    wait_until(lambda: request_id in lab.logs("core-server"), timeout=10, what="core-server log line")
+    wait_until(lambda: request_id in lab.logs("core-1") + lab.logs("core-2"), timeout=10, what="core-server log line")
 
 
 def test_nginx_mints_a_request_id_when_none_is_sent(lab_http: httpx.Client) -> None:
@@ -104,7 +104,7 @@ def test_nginx_status_is_served_to_the_monitoring_side_only(lab: Lab, lab_http: 
     assert "Active connections" in from_monitoring
     # nginx's address on the application network refuses the same request.
     with pytest.raises(Exception, match="403"):
-        lab.container("core-server").execute(["curl", "-fsS", "http://10.77.10.2:8081/nginx_status"])
+        lab.container("core-1").execute(["curl", "-fsS", "http://10.77.10.2:8081/nginx_status"])
 
 
 def test_prometheus_scrapes_every_target(prometheus: Prometheus) -> None:
@@ -164,10 +164,10 @@ def test_docker_proxy_lets_admin_server_only_list_inspect_and_act_on_containers(
     assert status("GET", "/v1.41/containers/json") == "200"
     assert status("GET", "/v1.41/images/json") == "403"
     assert status("POST", "/v1.41/containers/create") == "403"
-    assert status("POST", "/v1.41/containers/infralab-core-server-1/exec") == "403"
+    assert status("POST", "/v1.41/containers/infralab-core-1-1/exec") == "403"
     # Nothing but admin-server can reach the proxy at all.
     with pytest.raises(Exception, match="Could not resolve host"):
-        lab.container("core-server").execute(["curl", "-fsS", "-m", "3", "http://docker-proxy:2375/_ping"])
+        lab.container("core-1").execute(["curl", "-fsS", "-m", "3", "http://docker-proxy:2375/_ping"])
 
 
 def test_red_recording_rules_cover_the_services_that_get_traffic(

@@ -102,7 +102,7 @@ def test_amtool_check_config(image_of: Callable[[str], str], tmp_path: Path) -> 
     ("labels", "receiver"),
     [
         (["alertname=Watchdog", "severity=warning"], "slack-heartbeat"),
-        (["alertname=CoreServerDown", "severity=critical", "service=core-server"], "slack-critical"),
+        (["alertname=CoreServerAllReplicasDown", "severity=critical", "service=core-server"], "slack-critical"),
         (["alertname=SomethingSlow", "severity=warning", "service=worker-server"], "slack-warning"),
     ],
 )

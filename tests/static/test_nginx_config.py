@@ -23,7 +23,7 @@ def test_nginx_accepts_the_configuration(image_of: Callable[[str], str], repo: P
             (htpasswd, "/run/secrets/ops_htpasswd", "ro"),
         ],
         # The fixed upstream names come from compose's extra_hosts at run time.
-        add_hosts=[("core-server", "10.77.10.11"), ("admin-server", "10.77.10.31")],
+        add_hosts=[("core-1", "10.77.10.11"), ("core-2", "10.77.10.12"), ("admin-server", "10.77.10.31")],
         remove=True,
     )
     # A failing test exits non-zero (python-on-whales raises); the dump shows every include loaded.

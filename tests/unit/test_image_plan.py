@@ -23,7 +23,9 @@ def test_offline_lab_runs_without_the_optional_profiles() -> None:
     plan = _plan({"grafana", "loki", "alloy", "jenkins"})
     assert plan.profiles == ()
     assert "grafana" not in plan.services
-    assert {"nginx", "core-server", "prometheus", "alertmanager", "slack-sink"} <= set(plan.services)
+    assert {"nginx", "core-1", "core-2", "prometheus", "alertmanager", "slack-sink", "sentry-sink"} <= set(
+        plan.services
+    )
     env = plan.env()
     assert env["COMPOSE_PROFILES"] == ""
     assert env["NGINX_IMAGE"] == "infralab/nginx:offline"

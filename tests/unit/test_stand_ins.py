@@ -139,6 +139,13 @@ def test_sentry_stand_in_accepts_gzip_envelopes_and_legacy_store(start: Start) -
     ]
 
 
+def test_both_exception_shapes_parse() -> None:
+    wrapped = {"seq": 1, "event": {"exception": {"values": [{"type": "ValueError"}]}}}
+    bare = {"seq": 2, "event": {"exception": [{"type": "*faults.BackendError"}]}}  # sentry-go's form
+    assert SentryEvent.from_record(wrapped).exception_types == ("ValueError",)
+    assert SentryEvent.from_record(bare).exception_types == ("*faults.BackendError",)
+
+
 @pytest.mark.parametrize(
     ("path", "headers", "body", "status"),
     [

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/infra-lab/admin-server/internal/config"
+	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/server"
 )
@@ -31,6 +32,26 @@ func run() int {
 	}
 	logger := slog.New(logging.NewHandler(os.Stdout, cfg.LogLevel, config.ServiceName))
 	slog.SetDefault(logger)
+
+	// Error reporting (Sentry): off without SENTRY_DSN; a bad DSN is logged, not fatal.
+	release := ""
+	if version != "" && version != "dev" {
+		release = config.ServiceName + "@" + version
+	}
+	if on, err := errtrack.Init(errtrack.Options{
+		DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: release, Service: config.ServiceName,
+	}); err != nil {
+		logger.Error("error reporting disabled: invalid Sentry DSN", slog.String("error", err.Error()))
+	} else if on {
+		logger.Info("error reporting to Sentry enabled", slog.String("environment", cfg.SentryEnvironment),
+			slog.String("release", release))
+	}
+	// Runs after the servers drained and faults.Close reported what it could not revert.
+	defer func() {
+		if !errtrack.Close(errtrack.FlushTimeout) {
+			logger.Warn("some Sentry events were not delivered before exit")
+		}
+	}()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

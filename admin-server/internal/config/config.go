@@ -32,7 +32,14 @@ type Config struct {
 	Token    string
 	LogLevel slog.Level
 	Lab      Lab
+	// SentryDSN is SENTRY_DSN; empty turns error reporting off (no client, no network).
+	SentryDSN string
+	// SentryEnvironment is SENTRY_ENVIRONMENT, default DefaultSentryEnvironment.
+	SentryEnvironment string
 }
+
+// DefaultSentryEnvironment is the Sentry environment when SENTRY_ENVIRONMENT is unset.
+const DefaultSentryEnvironment = "lab"
 
 // Load reads and validates every variable, reporting all problems at once so an operator
 // fixes the .env file in one go. getenv is os.Getenv in production and a map in tests.
@@ -45,6 +52,11 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.LogLevel, levelErr = logLevel(getenv("LOG_LEVEL"))
 	var labErr error
 	cfg.Lab, labErr = loadLab(getenv)
+	cfg.SentryDSN = strings.TrimSpace(getenv("SENTRY_DSN"))
+	cfg.SentryEnvironment = strings.TrimSpace(getenv("SENTRY_ENVIRONMENT"))
+	if cfg.SentryEnvironment == "" {
+		cfg.SentryEnvironment = DefaultSentryEnvironment
+	}
 
 	errs := []error{appErr, opsErr, tokenErr, levelErr, labErr}
 	if appErr == nil && opsErr == nil && cfg.AppPort == cfg.OpsPort {
@@ -81,6 +93,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("traffic_enabled", c.Lab.TrafficEnabled),
 		slog.String("traffic_target_url", c.Lab.TrafficTarget),
 		slog.Int("traffic_rate", c.Lab.TrafficRate),
+		slog.Bool("sentry_enabled", c.SentryDSN != ""), // the DSN itself is not logged
+		slog.String("sentry_environment", c.SentryEnvironment),
 	)
 }
 

@@ -23,12 +23,14 @@ func TestLoad(t *testing.T) {
 		{
 			name: "defaults with token",
 			vars: map[string]string{"ADMIN_TOKEN": goodToken},
-			want: Config{AppPort: 8080, OpsPort: 8081, Token: goodToken, LogLevel: slog.LevelInfo},
+			want: Config{AppPort: 8080, OpsPort: 8081, Token: goodToken, LogLevel: slog.LevelInfo, SentryEnvironment: "lab"},
 		},
 		{
 			name: "all set",
-			vars: map[string]string{"ADMIN_TOKEN": goodToken + "xyz", "APP_PORT": "9000", "OPS_PORT": "9001", "LOG_LEVEL": "DEBUG"},
-			want: Config{AppPort: 9000, OpsPort: 9001, Token: goodToken + "xyz", LogLevel: slog.LevelDebug},
+			vars: map[string]string{"ADMIN_TOKEN": goodToken + "xyz", "APP_PORT": "9000", "OPS_PORT": "9001", "LOG_LEVEL": "DEBUG",
+				"SENTRY_DSN": " http://admin@sentry-sink:8080/3 ", "SENTRY_ENVIRONMENT": "staging"},
+			want: Config{AppPort: 9000, OpsPort: 9001, Token: goodToken + "xyz", LogLevel: slog.LevelDebug,
+				SentryDSN: "http://admin@sentry-sink:8080/3", SentryEnvironment: "staging"},
 		},
 		{name: "token missing", vars: map[string]string{}, wantErr: "ADMIN_TOKEN is required"},
 		{name: "token empty", vars: map[string]string{"ADMIN_TOKEN": ""}, wantErr: "ADMIN_TOKEN is required"},

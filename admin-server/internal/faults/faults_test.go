@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -409,5 +410,38 @@ func TestFailedInjectionIsCleanedUp(t *testing.T) {
 	_, _ = e.m.Inject(context.Background(), req("fake.off", "alpha", nil, 0), faults.Actor{Name: "api"})
 	if _, reverts := e.fake.Counts(); reverts != 1 {
 		t.Fatalf("reverts after a refused injection = %d, want still 1", reverts)
+	}
+}
+
+// TestOnRevertFailureHook: every failed revert reaches the hook (error tracking) with
+// the fault, the reason and whether the manager gave up.
+func TestOnRevertFailureHook(t *testing.T) {
+	var mu sync.Mutex
+	var got []faults.RevertFailure
+	e := newEnv(t, nil, func(o *faults.Options) {
+		o.MaxRetries = 2
+		o.OnRevertFailure = func(_ context.Context, rf faults.RevertFailure) {
+			mu.Lock()
+			got = append(got, rf)
+			mu.Unlock()
+		}
+	})
+	ctx := context.Background()
+	f, _ := e.m.Inject(ctx, req("fake.off", "alpha", nil, 0), faults.Actor{Name: "api"})
+	e.fake.SetRevertErr(errors.New("stuck"))
+	_, _ = e.m.Revert(ctx, f.ID, faults.Actor{Name: "api"})
+	waitFor(t, 2*time.Second, func() bool { return len(e.m.Active()) == 0 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("hook calls = %+v, want 2", got)
+	}
+	first, last := got[0], got[1]
+	if first.Fault.ID != f.ID || first.Fault.Type != "fake.off" || first.Fault.Target != "alpha" ||
+		first.Reason != "api" || first.GaveUp || first.Fault.RevertAttempts != 1 || first.Err == nil {
+		t.Errorf("first call = %+v", first)
+	}
+	if last.Reason != "retry" || !last.GaveUp || last.Fault.RevertAttempts != 2 {
+		t.Errorf("last call = %+v", last)
 	}
 }

@@ -44,6 +44,23 @@ type Options struct {
 	OpTimeout    time.Duration
 	HistoryLimit int
 	Now          func() time.Time
+	// OnRevertFailure, when set, is told about every failed revert (error tracking).
+	// It runs synchronously and must not call back into the Manager.
+	OnRevertFailure func(ctx context.Context, rf RevertFailure)
+}
+
+// RevertFailure describes one failed attempt to revert a fault.
+type RevertFailure struct {
+	Fault  Fault  // after the attempt: RevertAttempts and Error filled in
+	Reason string // api, expired, retry, reconciled, shutdown, or inject_cleanup
+	GaveUp bool   // no more retries: the fault may stay in effect
+	Err    error
+}
+
+func (m *Manager) revertFailed(ctx context.Context, rf RevertFailure) {
+	if m.o.OnRevertFailure != nil {
+		m.o.OnRevertFailure(ctx, rf)
+	}
 }
 
 // Manager owns every fault: validation, injection, TTL expiry, revert with retries,
@@ -261,6 +278,8 @@ func (m *Manager) Inject(ctx context.Context, req Request, actor Actor) (Fault, 
 			if rerr := d.Revert(ctx, f); rerr != nil {
 				m.o.Logger.Warn("cleanup after a failed injection failed", slog.String("fault_id", f.ID),
 					slog.String("type", f.Type), slog.String("target", f.Target), slog.String("error", rerr.Error()))
+				m.revertFailed(ctx, RevertFailure{Fault: cloneFault(f), Reason: "inject_cleanup", GaveUp: true,
+					Err: &BackendError{Op: "revert " + f.Type + " on " + f.Target + " after a failed injection", Err: rerr}})
 			}
 		}
 		be := &BackendError{Op: "inject " + f.Type + " on " + f.Target, Err: err}
@@ -407,6 +426,7 @@ func (m *Manager) revert(ctx context.Context, id string, actor Actor, reason str
 				slog.String("fault_id", id), slog.String("type", out.Type), slog.String("target", out.Target),
 				slog.Int("attempts", out.RevertAttempts))
 		}
+		m.revertFailed(ctx, RevertFailure{Fault: out, Reason: reason, GaveUp: gaveUp, Err: be})
 		return out, be
 	}
 	m.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/health"
 	"github.com/infra-lab/admin-server/internal/logging"
@@ -38,7 +39,8 @@ type App struct {
 
 // Handler returns the app-port handler. Order, outermost first: request id, access
 // log, metrics, panic recovery, rate limit, auth, routes. Recovery sits inside metrics
-// and the access log so a panic is counted and logged as the 500 it becomes; the rate
+// and the access log so a panic is counted and logged as the 500 it becomes, and
+// inside error tracking (Sentry), which reports each panic once and every other 5xx; the rate
 // limit sits before auth so token guessing is throttled too.
 func (a *App) Handler() http.Handler {
 	rt := a.router()
@@ -46,6 +48,7 @@ func (a *App) Handler() http.Handler {
 	h = requireAuthUnder(APIPrefix, a.Auth, h)
 	h = a.withRateLimit([]string{APIPrefix, "/admin/login", "/admin/ui/"}, h)
 	h = withRecover(h)
+	h = errtrack.Middleware(h)
 	h = a.Metrics.InstrumentHTTP(rt.Route, h)
 	h = withAccessLog(h)
 	return withRequestID(a.Logger, h)

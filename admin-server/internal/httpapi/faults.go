@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/requestid"
@@ -94,9 +95,11 @@ func (a *App) writeFaultError(w http.ResponseWriter, r *http.Request, err error)
 	case errors.Is(err, faults.ErrNotFound):
 		respond.Error(w, http.StatusNotFound, "not_found", "no fault with id "+r.PathValue("id"))
 	case errors.As(err, &be):
+		errtrack.ReportError(r.Context(), be)
 		respond.Error(w, http.StatusBadGateway, "backend_error", be.Error())
 	default:
 		logging.FromContext(r.Context()).Error("fault operation failed", slog.String("error", err.Error()))
+		errtrack.ReportError(r.Context(), err)
 		respond.Error(w, http.StatusInternalServerError, "internal", "internal server error")
 	}
 }
@@ -169,6 +172,7 @@ func (a *App) revertAll(w http.ResponseWriter, r *http.Request) {
 	body := revertAllBody{Reverted: a.views(done)}
 	if err != nil {
 		body.Error, body.Message = "backend_error", err.Error()
+		errtrack.ReportError(r.Context(), err)
 		respond.JSON(w, http.StatusBadGateway, body)
 		return
 	}

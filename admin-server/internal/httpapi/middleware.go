@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/requestid"
 	"github.com/infra-lab/admin-server/internal/respond"
@@ -61,6 +62,7 @@ func withRecover(next http.Handler) http.Handler {
 				slog.String("panic", fmt.Sprint(v)),
 				slog.String("stack", string(debug.Stack())),
 			)
+			errtrack.CapturePanic(r.Context(), v)
 			if sw.wrote {
 				// Part of a response is out already; cutting the connection is the only
 				// honest signal left to the client.

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 
 	"github.com/infra-lab/admin-server/internal/config"
 	"github.com/infra-lab/admin-server/internal/drivers/chaos"
 	"github.com/infra-lab/admin-server/internal/drivers/docker"
 	"github.com/infra-lab/admin-server/internal/drivers/toxiproxy"
+	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/metrics"
 	"github.com/infra-lab/admin-server/internal/traffic"
@@ -54,6 +56,26 @@ func newFaultManager(logger *slog.Logger, m *metrics.Metrics, lab config.Lab) *f
 		Metrics:    faults.NewMetrics(m.Registry()),
 		DefaultTTL: lab.FaultTTL,
 		MaxTTL:     lab.FaultMaxTTL,
+
+		OnRevertFailure: reportRevertFailure,
+	})
+}
+
+// reportRevertFailure sends a Sentry event when an operator must know that a fault
+// could not be reverted: the first failure (retries follow every 10 s), giving up,
+// a failure at shutdown (nothing retries after exit), a failed clean-up after an
+// ambiguous injection, and every failure asked for through the API. Intermediate
+// timer retries only log and count (infralab_fault_revert_failures_total), so one
+// stuck fault does not send ten events.
+func reportRevertFailure(ctx context.Context, rf faults.RevertFailure) {
+	api := rf.Reason == "api"
+	if !(api || rf.GaveUp || rf.Fault.RevertAttempts <= 1 || rf.Reason == "shutdown" || rf.Reason == "inject_cleanup") {
+		return
+	}
+	errtrack.CaptureFaultFailure(ctx, errtrack.FaultFailure{
+		ID: rf.Fault.ID, Type: rf.Fault.Type, Target: rf.Fault.Target,
+		Reason: rf.Reason, Attempts: rf.Fault.RevertAttempts, GaveUp: rf.GaveUp, Err: rf.Err,
+		ReplacesRequestEvent: api,
 	})
 }
 

@@ -1,6 +1,7 @@
 package lab.infra.core.chaos;
 
 import jakarta.servlet.http.HttpServletRequest;
+import lab.infra.core.errors.ServerErrors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.Ordered;
@@ -15,7 +16,8 @@ import org.springframework.web.filter.ServerHttpObservationFilter;
 /**
  * Renders {@link ChaosInjectedException} as problem+json with the fault's status (instead of
  * the generic 500 of ApiExceptionHandler). Logged at error with the exception, like any
- * unhandled failure, so log-based detection sees it; the client gets no stack trace.
+ * unhandled failure, so log-based detection sees it, and reported to Sentry (the fault's status
+ * is always 5xx); the client gets no stack trace.
  */
 @RestControllerAdvice
 @Order(Ordered.HIGHEST_PRECEDENCE)
@@ -32,6 +34,7 @@ public class ChaosErrorAdvice {
         ServerHttpObservationFilter.findObservationContext(request).ifPresent(context -> context.setError(ex));
         log.atError().addKeyValue("kind", ChaosKind.ERRORS.id()).addKeyValue("status", ex.status()).setCause(ex)
             .log(MESSAGE);
+        ServerErrors.report(ex, ex.status());
         HttpStatusCode status = HttpStatusCode.valueOf(ex.status());
         ProblemDetail problem = ProblemDetail.forStatusAndDetail(status,
                 "Injected failure (chaos errors fault); see the service log for this request id.");
