@@ -14,7 +14,7 @@ use worker_server::testing::{CoreStub, ExtApiStub, Toxiproxy, Worker, config, jo
 
 #[actix_web::main]
 async fn main() {
-    worker_server::telemetry::logging::init(tracing::level_filters::LevelFilter::ERROR);
+    worker_server::telemetry::logging::init(tracing::level_filters::LevelFilter::ERROR, false);
     let jobs: usize = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())

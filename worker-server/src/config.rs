@@ -26,7 +26,20 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Directory of the chaos `disk` ballast file.
     pub chaos_disk_path: PathBuf,
+    /// Error reporting to Sentry (off without a DSN).
+    pub sentry: SentryConfig,
 }
+
+/// `SENTRY_DSN` and `SENTRY_ENVIRONMENT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentryConfig {
+    /// A validated `http://` DSN; `None` (unset or empty) turns reporting off.
+    pub dsn: Option<String>,
+    /// Defaults to `lab`.
+    pub environment: String,
+}
+
+pub const DEFAULT_SENTRY_ENVIRONMENT: &str = "lab";
 
 /// Everything about jobs that an operator may tune. Defaults suit the lab.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +121,8 @@ pub enum ConfigError {
     },
     #[error("EXT_API_URL={0:?} is not an http:// or https:// URL")]
     InvalidUrl(String),
+    #[error("SENTRY_DSN={value:?} is not usable: {reason}")]
+    InvalidSentryDsn { value: String, reason: String },
 }
 
 impl Config {
@@ -183,6 +198,14 @@ impl Config {
         let chaos_disk_path = get("CHAOS_DISK_PATH")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir);
+        let sentry = SentryConfig {
+            dsn: get("SENTRY_DSN")
+                .map(|v| parse_sentry_dsn(v.trim()))
+                .transpose()?,
+            environment: get("SENTRY_ENVIRONMENT")
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| DEFAULT_SENTRY_ENVIRONMENT.to_owned()),
+        };
         Ok(Self {
             app_port,
             ops_port,
@@ -191,8 +214,18 @@ impl Config {
             jobs,
             shutdown_grace,
             chaos_disk_path,
+            sentry,
         })
     }
+}
+
+/// A DSN the SDK can use (http:// for the lab's stand-in, https:// for real Sentry).
+fn parse_sentry_dsn(value: &str) -> Result<String, ConfigError> {
+    let _: sentry::types::Dsn = value.parse().map_err(|e| ConfigError::InvalidSentryDsn {
+        value: value.to_owned(),
+        reason: format!("{e}"),
+    })?;
+    Ok(value.to_owned())
 }
 
 fn parse_range(
@@ -261,6 +294,35 @@ mod tests {
         assert_eq!(c.jobs, JobsConfig::default());
         assert_eq!(c.jobs.ext_api_url, "http://toxiproxy:18080");
         assert_eq!(c.shutdown_grace, Duration::from_secs(12));
+        assert_eq!(c.sentry.dsn, None);
+        assert_eq!(c.sentry.environment, "lab");
+    }
+
+    #[test]
+    fn sentry_settings() {
+        let c = config(&[("SENTRY_DSN", " "), ("SENTRY_ENVIRONMENT", "")]).unwrap();
+        assert_eq!(c.sentry.dsn, None);
+        assert_eq!(c.sentry.environment, "lab");
+        let c = config(&[
+            ("SENTRY_DSN", "http://worker@sentry-sink:8080/2"),
+            ("SENTRY_ENVIRONMENT", "ci"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.sentry.dsn.as_deref(),
+            Some("http://worker@sentry-sink:8080/2")
+        );
+        assert_eq!(c.sentry.environment, "ci");
+        assert!(config(&[("SENTRY_DSN", "https://key@o1.ingest.sentry.io/2")]).is_ok());
+        for bad in ["not a dsn", "http://sentry-sink:8080/2"] {
+            assert!(
+                matches!(
+                    config(&[("SENTRY_DSN", bad)]),
+                    Err(ConfigError::InvalidSentryDsn { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

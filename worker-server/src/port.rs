@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::{json_error_bodies, not_found};
 use crate::health::Health;
 use crate::jobs::Jobs;
+use crate::telemetry::error_tracking;
 use crate::telemetry::http_observe::observe;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::request_id::request_id;
@@ -78,6 +79,7 @@ impl Port {
             InitError = (),
         >,
     > {
+        let sentry = error_tracking::enabled();
         // `wrap` order: the last one is outermost. The request-id span must enclose
         // the access log, which must see the final (JSON-ified) status.
         App::new()
@@ -90,6 +92,19 @@ impl Port {
             .wrap(Condition::new(
                 self.chaos,
                 from_fn(crate::chaos::middleware),
+            ))
+            // Sentry (only when a DSN is configured): the request's own hub, and
+            // inside it the reporting of 5xx (also those of the chaos fault above).
+            // Inside `json_error_bodies`, which may drop the original error.
+            .wrap(Condition::new(
+                sentry,
+                from_fn(error_tracking::report_server_errors),
+            ))
+            .wrap(Condition::new(
+                sentry,
+                sentry::integrations::actix::Sentry::builder()
+                    .capture_server_errors(false)
+                    .finish(),
             ))
             .wrap(json_error_bodies())
             .wrap(Condition::new(self.observe, from_fn(observe)))

@@ -17,8 +17,8 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::health::Health;
 use crate::port::State;
-use crate::telemetry::logging;
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::{error_tracking, logging};
 use crate::{SERVICE_NAME, app, ops};
 
 /// Upper bound for draining in-flight requests after SIGTERM (contract: <= 10 s).
@@ -46,7 +46,10 @@ pub enum ServerError {
 pub fn main() -> ExitCode {
     let config = Config::from_env();
     // Logging comes first so that even a configuration error is a JSON line.
-    logging::init(config.as_ref().map_or(LevelFilter::INFO, |c| c.log_level));
+    logging::init(
+        config.as_ref().map_or(LevelFilter::INFO, |c| c.log_level),
+        config.as_ref().is_ok_and(|c| c.sentry.dsn.is_some()),
+    );
     let config = match config {
         Ok(config) => config,
         Err(err) => {
@@ -54,16 +57,22 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match rt::System::new().block_on(run(config)) {
+    // Before any other thread starts, so that all of them see the client.
+    let sentry = error_tracking::init(&config.sentry);
+    let code = match rt::System::new().block_on(run(config)) {
         Ok(()) => {
             info!("shutdown complete");
             ExitCode::SUCCESS
         }
         Err(err) => {
             error!(error = %err, "worker-server failed");
+            sentry::capture_error(&err);
             ExitCode::FAILURE
         }
-    }
+    };
+    // Sends what is still queued, bounded by `error_tracking::FLUSH_TIMEOUT`.
+    drop(sentry);
+    code
 }
 
 /// Runs both servers until a shutdown signal (or a server failure).

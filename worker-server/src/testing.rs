@@ -504,3 +504,185 @@ pub fn build_toxiproxy() -> PathBuf {
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
+
+/// A Sentry stand-in on 127.0.0.1:0, like the lab's `sentry-sink`: accepts
+/// `POST /api/<project>/envelope/` (gzip/deflate bodies when `Content-Encoding`
+/// says so, 415 for anything else) and keeps every `event` item.
+#[derive(Clone)]
+pub struct SentryReceiver {
+    pub addr: SocketAddr,
+    /// `(project, event)` for every event item received.
+    events: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Envelope requests received, whatever they held.
+    requests: Arc<AtomicU64>,
+}
+
+impl SentryReceiver {
+    pub fn start() -> Self {
+        let events: Arc<Mutex<Vec<(String, Value)>>> = Arc::default();
+        let requests = Arc::new(AtomicU64::new(0));
+        let (addr, _) = serve!({
+            let (events, requests) = (events.clone(), requests.clone());
+            move || {
+                let (events, requests) = (events.clone(), requests.clone());
+                App::new().route(
+                    "/api/{project}/envelope/",
+                    web::post().to(
+                        move |req: HttpRequest, project: web::Path<String>, body: Bytes| {
+                            let (events, requests) = (events.clone(), requests.clone());
+                            async move {
+                                requests.fetch_add(1, Ordering::SeqCst);
+                                let encoding = req
+                                    .headers()
+                                    .get("content-encoding")
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or("identity");
+                                let Some(raw) = decode_body(encoding, &body) else {
+                                    return HttpResponse::UnsupportedMediaType().finish();
+                                };
+                                let items = envelope_events(&raw);
+                                let mut all = events.lock().unwrap();
+                                for event in items {
+                                    all.push((project.clone(), event));
+                                }
+                                HttpResponse::Ok().json(json!({}))
+                            }
+                        },
+                    ),
+                )
+            }
+        });
+        Self {
+            addr,
+            events,
+            requests,
+        }
+    }
+
+    /// A DSN pointing at this receiver.
+    pub fn dsn(&self, project: u32) -> String {
+        format!("http://key@{}/{project}", self.addr)
+    }
+
+    pub fn events(&self) -> Vec<(String, Value)> {
+        self.events.lock().unwrap().clone()
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to `limit`) for an event matching `pred`.
+    pub async fn wait_event(&self, limit: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some((_, e)) = self.events().into_iter().find(|(_, e)| pred(e)) {
+                return e;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "no matching Sentry event within {limit:?}; received: {:?}",
+                self.events()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn decode_body(encoding: &str, body: &[u8]) -> Option<Vec<u8>> {
+    use miniz_oxide::inflate::{decompress_to_vec, decompress_to_vec_zlib};
+    match encoding.trim().to_ascii_lowercase().as_str() {
+        "" | "identity" => Some(body.to_vec()),
+        "gzip" | "x-gzip" => decompress_to_vec(gzip_deflate_stream(body)?).ok(),
+        // HTTP's "deflate" is zlib; some clients send a raw deflate stream.
+        "deflate" => decompress_to_vec_zlib(body)
+            .or_else(|_| decompress_to_vec(body))
+            .ok(),
+        _ => None,
+    }
+}
+
+/// The deflate stream inside a gzip member (RFC 1952), header and trailer skipped.
+fn gzip_deflate_stream(body: &[u8]) -> Option<&[u8]> {
+    if body.len() < 18 || body[..3] != [0x1f, 0x8b, 8] {
+        return None;
+    }
+    let flags = body[3];
+    let mut pos = 10;
+    if flags & 4 != 0 {
+        let extra = usize::from(u16::from_le_bytes([*body.get(pos)?, *body.get(pos + 1)?]));
+        pos += 2 + extra;
+    }
+    for bit in [8, 16] {
+        if flags & bit != 0 {
+            pos += body.get(pos..)?.iter().position(|&b| b == 0)? + 1;
+        }
+    }
+    if flags & 2 != 0 {
+        pos += 2;
+    }
+    body.get(pos..body.len() - 8)
+}
+
+/// The `event` items of a Sentry envelope: a header line, then items, each an
+/// item header line (with an optional `length`) and its payload.
+pub fn envelope_events(raw: &[u8]) -> Vec<Value> {
+    fn line(rest: &[u8]) -> (&[u8], &[u8]) {
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &[]),
+        }
+    }
+    let mut events = Vec::new();
+    let (_envelope_header, mut rest) = line(raw);
+    while !rest.is_empty() {
+        let (header, after) = line(rest);
+        if header.iter().all(u8::is_ascii_whitespace) {
+            rest = after;
+            continue;
+        }
+        let Ok(header) = serde_json::from_slice::<Value>(header) else {
+            break;
+        };
+        let (payload, next) = match header["length"].as_u64() {
+            Some(n) if (n as usize) <= after.len() => {
+                let (p, r) = after.split_at(n as usize);
+                (p, r.strip_prefix(b"\n").unwrap_or(r))
+            }
+            _ => line(after),
+        };
+        if header["type"] == "event"
+            && let Ok(event) = serde_json::from_slice(payload)
+        {
+            events.push(event);
+        }
+        rest = next;
+    }
+    events
+}
+
+#[cfg(test)]
+mod receiver_tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_with_and_without_lengths_and_compressed_bodies() {
+        let event = r#"{"event_id":"e1","level":"error"}"#;
+        let raw = format!(
+            "{{\"event_id\":\"e1\"}}\n{{\"type\":\"attachment\",\"length\":3}}\na\nb\n{{\"type\":\"event\",\"length\":{}}}\n{event}\n{{\"type\":\"event\"}}\n{event}\n",
+            event.len()
+        );
+        let events = envelope_events(raw.as_bytes());
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0]["event_id"], "e1");
+
+        let deflated = miniz_oxide::deflate::compress_to_vec(raw.as_bytes(), 6);
+        let mut gzip = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+        gzip.extend_from_slice(&deflated);
+        gzip.extend_from_slice(&[0; 8]); // CRC and size are not checked
+        assert_eq!(decode_body("gzip", &gzip).unwrap(), raw.as_bytes());
+        let zlib = miniz_oxide::deflate::compress_to_vec_zlib(raw.as_bytes(), 6);
+        assert_eq!(decode_body("deflate", &zlib).unwrap(), raw.as_bytes());
+        assert_eq!(decode_body("br", b"x"), None);
+    }
+}

@@ -66,6 +66,8 @@ fn serves_both_ports_and_exits_zero_on_sigterm() {
         .env("OPS_PORT", ops_port.to_string())
         .env("LOG_LEVEL", "info")
         .env("HTTP_WORKERS", "1")
+        // Empty: error tracking off (the caller's environment may hold a DSN).
+        .env("SENTRY_DSN", "")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -160,6 +162,7 @@ async fn sigterm_loses_no_job() {
         .env("EXT_API_URL", ext.url())
         .env("JOB_WORKERS", "2")
         .env("SHUTDOWN_GRACE_SECONDS", "1")
+        .env("SENTRY_DSN", "")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -229,4 +232,97 @@ async fn sigterm_loses_no_job() {
         .find(|l| l["msg"] == "job pool stopped")
         .expect("pool stopped line");
     assert_eq!(stopped["handed_back"], handed_back.len());
+}
+
+/// The real binary with `SENTRY_DSN`: a 5xx (chaos `errors`) right before
+/// SIGTERM still reaches the receiver (flushed on shutdown), with the tags,
+/// the default environment, the release and log lines as breadcrumbs.
+#[actix_web::test]
+async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
+    use worker_server::testing::SentryReceiver;
+
+    let sink = SentryReceiver::start();
+    let (app_port, ops_port) = (free_port(), free_port());
+    let mut child = Command::new(BIN)
+        .env("APP_PORT", app_port.to_string())
+        .env("OPS_PORT", ops_port.to_string())
+        .env("HTTP_WORKERS", "1")
+        .env("SENTRY_DSN", sink.dsn(2))
+        .env_remove("SENTRY_ENVIRONMENT")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while get(ops_port, "/health", "probe").map(|r| r.0).unwrap_or(0) != 200 {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("worker did not become healthy");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let http = reqwest::Client::new();
+    let res = http
+        .post(format!("http://127.0.0.1:{ops_port}/internal/chaos/errors"))
+        .body(r#"{"duration_seconds": 30, "status": 503}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let (status, raw) = get(app_port, "/health", "proc-sentry-1").unwrap();
+    assert_eq!(status, 503, "{raw}");
+    let (status, _) = get(app_port, "/nope", "proc-sentry-404").unwrap();
+    assert_eq!(status, 503, "the fault covers every app-port request");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let begin = Instant::now();
+    let exit = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if begin.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("not stopped within 10 s of SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(exit.success(), "{exit:?}");
+    let lines = stdout_lines(&mut child);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["msg"] == "error tracking enabled (Sentry)" && l["environment"] == "lab"),
+        "{lines:?}"
+    );
+
+    let events = sink.events();
+    let event = events
+        .iter()
+        .map(|(_, e)| e)
+        .find(|e| e["tags"]["request_id"] == "proc-sentry-1")
+        .unwrap_or_else(|| panic!("no event for the 503 in {events:?}"));
+    assert_eq!(event["exception"]["values"][0]["type"], "ChaosInjected");
+    assert_eq!(
+        event["exception"]["values"][0]["value"],
+        "chaos fault: injected error 503 Service Unavailable"
+    );
+    assert_eq!(event["tags"]["service"], "worker-server");
+    assert_eq!(event["environment"], "lab");
+    assert_eq!(
+        event["release"],
+        concat!("worker-server@", env!("CARGO_PKG_VERSION"))
+    );
+    let crumbs = event["breadcrumbs"]["values"]
+        .as_array()
+        .expect("breadcrumbs");
+    assert!(
+        crumbs
+            .iter()
+            .any(|b| b["message"] == "worker-server started"),
+        "{crumbs:?}"
+    );
+    assert_eq!(events.len(), 2, "one per 5xx request: {events:?}");
 }

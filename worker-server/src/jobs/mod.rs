@@ -12,11 +12,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::rt;
 use actix_web::web::Data;
+use sentry::SentryFutureExt;
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::JobsConfig;
+use crate::telemetry::error_tracking;
 use crate::telemetry::logging::timestamp;
 use crate::telemetry::metrics::Metrics;
 use ext_api::{ExtApi, jittered_backoff};
@@ -390,7 +392,10 @@ impl Jobs {
             };
             self.metrics.queue_depth.set(self.queue_depth() as i64);
             let span = info_span!("job", job_id = %job.id, request_id = %job.request_id);
-            self.run(job).instrument(span).await;
+            match error_tracking::job_hub(&job.id, &job.request_id) {
+                Some(hub) => self.run(job).instrument(span).bind_hub(hub).await,
+                None => self.run(job).instrument(span).await,
+            }
         }
     }
 

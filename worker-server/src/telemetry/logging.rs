@@ -234,7 +234,10 @@ pub fn level_filter(level: LevelFilter) -> FilterFn<impl Fn(&tracing::Metadata<'
 }
 
 /// Builds the subscriber used by the binary (and by tests with their own writer).
-pub fn subscriber<W>(level: LevelFilter, make_writer: W) -> impl Subscriber + Send + Sync
+pub fn subscriber<W>(
+    level: LevelFilter,
+    make_writer: W,
+) -> impl Subscriber + Send + Sync + for<'a> LookupSpan<'a>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -243,15 +246,19 @@ where
 }
 
 /// Installs the JSON subscriber on stdout as the global default and routes the
-/// `log` crate (used by parts of actix-web) into it.
-pub fn init(level: LevelFilter) {
+/// `log` crate (used by parts of actix-web) into it. With `error_tracking`, log
+/// lines also become Sentry breadcrumbs.
+pub fn init(level: LevelFilter, error_tracking: bool) {
     let _ = tracing_log::LogTracer::init_with_filter(match level {
         LevelFilter::ERROR => tracing_log::log::LevelFilter::Error,
         LevelFilter::WARN => tracing_log::log::LevelFilter::Warn,
         LevelFilter::INFO => tracing_log::log::LevelFilter::Info,
         _ => tracing_log::log::LevelFilter::Debug,
     });
-    let _ = tracing::subscriber::set_global_default(subscriber(level, std::io::stdout));
+    let breadcrumbs = error_tracking.then(super::error_tracking::tracing_layer);
+    let _ = tracing::subscriber::set_global_default(
+        subscriber(level, std::io::stdout).with(breadcrumbs),
+    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,108 @@
+//! Sentry wiring over real sockets: a 5xx from the app port (the chaos `errors`
+//! fault) reaches a local Sentry receiver with the exception and the `service`
+//! and `request_id` tags; 4xx and job failures caused by ext-api do not.
+//!
+//! One test only: the SDK's client is process-wide.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use worker_server::SERVICE_NAME;
+use worker_server::telemetry::error_tracking::{self, RELEASE};
+use worker_server::testing::{CoreStub, ExtApiStub, SentryReceiver, Worker, config};
+
+#[actix_web::test]
+async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() {
+    common::logs();
+    let sink = SentryReceiver::start();
+    let ext = ExtApiStub::start();
+    ext.status.store(502, std::sync::atomic::Ordering::SeqCst);
+    let core = CoreStub::start();
+    let dsn = sink.dsn(2);
+    let config = config(&[
+        ("SENTRY_DSN", &dsn),
+        ("SENTRY_ENVIRONMENT", "test"),
+        ("EXT_API_URL", &ext.url()),
+        ("EXT_MAX_ATTEMPTS", "1"),
+    ]);
+    let guard = error_tracking::init(&config.sentry).expect("a DSN enables reporting");
+    assert!(error_tracking::enabled());
+    let worker = Worker::start(config).await;
+    let http = reqwest::Client::new();
+
+    // 4xx: not reported.
+    let res = http
+        .get(format!("{}/no/such/path", worker.app))
+        .header("x-request-id", "rid-404")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = http
+        .post(format!("{}/internal/jobs", worker.app))
+        .header("x-request-id", "rid-400")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+
+    // A job that FAILS because of ext-api is an expected outcome: not reported.
+    let result = worker.run_job(&core, Duration::from_secs(10)).await;
+    assert_eq!(result["status"], "FAILED", "{result}");
+
+    // A 5xx from the request path (chaos `errors` fault): reported.
+    let res = http
+        .post(format!("{}/internal/chaos/errors", worker.ops))
+        .body(r#"{"duration_seconds": 30, "status": 500}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let res = http
+        .get(format!("{}/health", worker.app))
+        .header("x-request-id", "rid-500")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 500);
+    let res = http
+        .delete(format!("{}/internal/chaos", worker.ops))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let event = sink
+        .wait_event(Duration::from_secs(10), |e| {
+            e["tags"]["request_id"] == "rid-500"
+        })
+        .await;
+    let exception = &event["exception"]["values"][0];
+    assert_eq!(exception["type"], "ChaosInjected", "{event:#}");
+    assert_eq!(
+        exception["value"], "chaos fault: injected error 500 Internal Server Error",
+        "{event:#}"
+    );
+    // `error` is the protocol's default level, which the SDK leaves out.
+    assert!(
+        event["level"].is_null() || event["level"] == "error",
+        "{event:#}"
+    );
+    assert_eq!(event["tags"]["service"], SERVICE_NAME);
+    assert_eq!(event["environment"], "test");
+    assert_eq!(event["release"], RELEASE);
+    assert_eq!(event["request"]["method"], "GET", "{event:#}");
+    // Everything queued is sent on flush: exactly one event, for project 2.
+    assert!(guard.flush(Some(Duration::from_secs(2))));
+    let events = sink.events();
+    let summary: Vec<(&str, &Value)> = events
+        .iter()
+        .map(|(p, e)| (p.as_str(), &e["tags"]))
+        .collect();
+    assert_eq!(events.len(), 1, "{summary:?}");
+    assert_eq!(events[0].0, "2");
+}
