@@ -165,6 +165,120 @@ async fn request_id_is_echoed_or_generated() {
     assert_eq!(replaced.len(), 32);
 }
 
+/// What the server sends for `test::try_call_service`'s result: an `Err` out of the app becomes its
+/// `error_response()` after every middleware, as actix's dispatcher does it.
+async fn sent(
+    result: Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error>,
+) -> (StatusCode, Vec<String>, Value) {
+    let res = match result {
+        Ok(res) => res.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    let status = res.status();
+    let ids = res
+        .headers()
+        .get_all("x-request-id")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .collect();
+    let body = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+    (
+        status,
+        ids,
+        serde_json::from_slice(&body).unwrap_or_default(),
+    )
+}
+
+#[actix_web::test]
+async fn chaos_errors_5xx_echoes_the_request_id_once() {
+    common::logs();
+    use worker_server::chaos::{Kind, Spec};
+
+    let state = State::basic(up(), metrics());
+    let chaos = state.chaos.clone().into_inner();
+    let spec = Spec::parse(Kind::Errors, br#"{"duration_seconds": 60, "status": 503}"#).unwrap();
+    chaos.inject(spec).unwrap();
+    let svc = test::init_service(app::PORT.build(state)).await;
+
+    // The fault is an `Err` from a middleware, not a handler's response.
+    let req = test::TestRequest::get()
+        .uri("/health")
+        .insert_header(("X-Request-ID", "chaos-rid-1"))
+        .to_request();
+    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ids, ["chaos-rid-1"]);
+    assert_eq!(body["error"], "chaos_injected", "{body}");
+
+    // Without an incoming id, the generated one is echoed.
+    let req = test::TestRequest::get().uri("/health").to_request();
+    let (status, ids, _) = sent(test::try_call_service(&svc, req).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(ids[0].len(), 32);
+    assert!(ids[0].bytes().all(|b| b.is_ascii_hexdigit()));
+
+    chaos.revert_all();
+}
+
+#[actix_web::test]
+async fn error_produced_4xx_echoes_the_request_id_once() {
+    common::logs();
+    use actix_web::dev::ServiceRequest;
+    use actix_web::middleware::{Next, from_fn};
+    use worker_server::error::ApiError;
+    use worker_server::telemetry::request_id::request_id;
+
+    // A middleware that refuses the request with an `Err` (as an auth or
+    // rate-limit layer would), below the request-id middleware.
+    async fn refuse(
+        req: ServiceRequest,
+        next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        if req.path() == "/refused" {
+            return Err(ApiError::BadRequest("refused".into()).into());
+        }
+        next.call(req).await
+    }
+    let svc = test::init_service(
+        App::new()
+            .route(
+                "/refused",
+                actix_web::web::get().to(|| async { "unreachable" }),
+            )
+            .wrap(from_fn(refuse))
+            .wrap(from_fn(request_id)),
+    )
+    .await;
+    let req = test::TestRequest::get()
+        .uri("/refused")
+        .insert_header(("X-Request-ID", "rid-400"))
+        .to_request();
+    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(ids, ["rid-400"]);
+    assert_eq!(body["error"], "bad_request", "{body}");
+
+    // The full app: a handler's 400 (invalid dispatch) and the JSON 404, once each.
+    let svc = test::init_service(app::PORT.build(State::basic(up(), metrics()))).await;
+    let req = test::TestRequest::post()
+        .uri("/internal/jobs")
+        .insert_header(("X-Request-ID", "rid-bad-dispatch"))
+        .set_payload("not json")
+        .to_request();
+    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(ids, ["rid-bad-dispatch"]);
+    assert_eq!(body["error"], "bad_request", "{body}");
+    let req = test::TestRequest::get()
+        .uri("/nowhere")
+        .insert_header(("X-Request-ID", "rid-404"))
+        .to_request();
+    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(ids, ["rid-404"]);
+    assert_eq!(body["error"], "not_found", "{body}");
+}
+
 #[actix_web::test]
 async fn metrics_count_app_requests_by_route_and_status() {
     common::logs();

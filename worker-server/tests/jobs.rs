@@ -417,8 +417,23 @@ async fn chaos_contract_over_http() {
     }
     let res = post("errors", r#"{"duration_seconds": 2}"#).await.unwrap();
     assert_eq!(res.status(), 409);
-    let app_health = reqwest::get(format!("{}/health", w.app)).await.unwrap();
+    let app_health = http
+        .get(format!("{}/health", w.app))
+        .header("X-Request-ID", "chaos-over-http")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(app_health.status(), 503);
+    let ids: Vec<_> = app_health
+        .headers()
+        .get_all("x-request-id")
+        .iter()
+        .collect();
+    assert_eq!(
+        ids,
+        ["chaos-over-http"],
+        "the 5xx echoes the request id once"
+    );
     let ops_health = reqwest::get(format!("{}/health", w.ops)).await.unwrap();
     assert_eq!(ops_health.status(), 200, "ops port is not affected");
 

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
@@ -75,6 +76,9 @@ impl FromRequest for RequestId {
 
 /// Middleware (for `actix_web::middleware::from_fn`): runs the rest of the
 /// request inside a span carrying `request_id`, and echoes the id.
+///
+/// Must be the outermost layer, and echoes the id on errors too: an `Err` from
+/// an inner middleware (e.g. the chaos `errors` fault) carries the id with it.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -82,10 +86,48 @@ pub async fn request_id(
     let id = RequestId::from_headers(req.headers());
     req.extensions_mut().insert(id.clone());
     let span = tracing::info_span!("http_request", request_id = id.as_str());
-    let mut res = next.call(req).instrument(span).await?;
+    let mut res = next
+        .call(req)
+        .instrument(span)
+        .await
+        .map_err(|inner| WithRequestId {
+            inner,
+            id: id.header_value(),
+        })?;
+    // `insert`, not `append`: exactly one id, whatever an inner layer set.
     res.headers_mut()
         .insert(REQUEST_ID_HEADER, id.header_value());
     Ok(res)
+}
+
+/// An `Err` that left the app's middleware chain, with the id to echo. actix
+/// builds its response (`ResponseError::error_response`) only after every
+/// middleware has run, when the request is gone (and holding a clone of the
+/// request across the inner call would break routing), so the id travels with
+/// the error. Status, body, `Display` and the other headers stay the inner
+/// error's.
+#[derive(Debug)]
+struct WithRequestId {
+    inner: Error,
+    id: HeaderValue,
+}
+
+impl std::fmt::Display for WithRequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl ResponseError for WithRequestId {
+    fn status_code(&self) -> StatusCode {
+        self.inner.as_response_error().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = self.inner.error_response();
+        res.headers_mut().insert(REQUEST_ID_HEADER, self.id.clone());
+        res
+    }
 }
 
 #[cfg(test)]
