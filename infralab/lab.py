@@ -8,17 +8,18 @@ from python_on_whales import Container, DockerClient
 
 from infralab.endpoints import Endpoints
 from infralab.images import ImagePlan
-from infralab.stack import ServiceState, compose_client, service_states
+from infralab.stack import PROJECT, ServiceState, compose_client, service_states
 
 
 @dataclass
 class Lab:
     plan: ImagePlan
     endpoints: Endpoints
+    project: str = PROJECT
 
     @property
     def compose(self) -> DockerClient:
-        return compose_client(self.plan)
+        return compose_client(self.plan, self.project)
 
     def container(self, service: str) -> Container:
         containers = self.compose.compose.ps([service], all=True)

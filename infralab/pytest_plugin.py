@@ -49,18 +49,22 @@ def lab_images(pytestconfig: pytest.Config) -> ImagePlan:
 def lab(pytestconfig: pytest.Config, lab_images: ImagePlan) -> Iterator[Lab]:
     attach = pytestconfig.getoption("--lab") == "running"
     keep = attach or pytestconfig.getoption("--lab-keep")
+    project = stack.PROJECT if attach else stack.TEST_PROJECT
     if attach:
-        stack.wait_healthy(stack.compose_client(lab_images), lab_images.services, _log, timeout=30)
+        stack.wait_healthy(stack.compose_client(lab_images, project), lab_images.services, _log, timeout=30)
     else:
-        # Start from no containers of an earlier lab (they may survive an engine restart).
+        # The people's lab holds the same port and subnets: stop it (its volumes stay), then
+        # start the suite's own lab from empty volumes (an earlier one may survive an engine restart).
+        _log("stopping the `make up` lab if it runs (its volumes are kept)")
         stack.down(lab_images)
-        stack.up(lab_images, _log)
+        stack.down(lab_images, project=project, volumes=True)
+        stack.up(lab_images, _log, project=project)
     try:
-        yield Lab(lab_images, Endpoints.from_env())
+        yield Lab(lab_images, Endpoints.from_env(), project)
     finally:
         if not keep:
-            _log("tearing the lab down (volumes kept)")
-            stack.down(lab_images)
+            _log("tearing the test lab down, volumes included")
+            stack.down(lab_images, project=project, volumes=True)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,10 @@ from infralab.envfile import read_env
 from infralab.images import ImagePlan, Source
 from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, REPO_ROOT
 
-PROJECT = "infralab"
+PROJECT = "infralab"  # the lab `make up` runs
+# The suite's own lab (`make test`): separate containers and volumes, so a test session
+# never touches the data of the lab people use, and always starts from empty volumes.
+TEST_PROJECT = "infralab-test"
 Log = Callable[[str], None]
 
 
@@ -21,12 +24,12 @@ class StackError(RuntimeError):
     """The lab did not become healthy; the message names the container and its last logs."""
 
 
-def compose_client(plan: ImagePlan) -> DockerClient:
+def compose_client(plan: ImagePlan, project: str = PROJECT) -> DockerClient:
     return DockerClient(
         compose_files=[COMPOSE_FILE],
         compose_env_files=[ENV_FILE, IMAGES_ENV_FILE],
         compose_profiles=list(plan.profiles),
-        compose_project_name=PROJECT,
+        compose_project_name=project,
         compose_project_directory=REPO_ROOT,
     )
 
@@ -97,8 +100,8 @@ def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, t
         time.sleep(1)  # polling cadence of the health wait, not a stand-in for a condition
 
 
-def up(plan: ImagePlan, log: Log, *, timeout: float = 300) -> float:
-    client = compose_client(plan)
+def up(plan: ImagePlan, log: Log, *, project: str = PROJECT, timeout: float = 300) -> float:
+    client = compose_client(plan, project)
     to_build = [c.name for c in COMPONENTS if plan.by_component()[c.name].source is Source.BUILT]
     if to_build:
         log(f"building {', '.join(to_build)} from their Dockerfiles")
@@ -124,8 +127,8 @@ def reload_configs(client: DockerClient, log: Log) -> None:
     log(f"configuration reloaded: {', '.join(RELOADS)}")
 
 
-def down(plan: ImagePlan, *, volumes: bool = False) -> None:
-    compose_client(plan).compose.down(remove_orphans=True, volumes=volumes, timeout=20)
+def down(plan: ImagePlan, *, project: str = PROJECT, volumes: bool = False) -> None:
+    compose_client(plan, project).compose.down(remove_orphans=True, volumes=volumes, timeout=20)
 
 
 def urls() -> dict[str, str]:

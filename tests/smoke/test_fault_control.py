@@ -68,7 +68,7 @@ def test_network_latency_between_worker_and_ext_api(lab: Lab, faults: Faults) ->
 
 
 def test_a_container_fault_reverts_itself_when_its_ttl_ends(lab: Lab, faults: Faults) -> None:
-    faults.inject("container.pause", "infralab-ext-api-1", ttl=3)
+    faults.inject("container.pause", lab.container("ext-api").name, ttl=3)
     injected = time.monotonic()
     assert lab.container("ext-api").state.paused
     wait_until(
@@ -84,7 +84,6 @@ def test_a_container_fault_reverts_itself_when_its_ttl_ends(lab: Lab, faults: Fa
 @pytest.mark.parametrize(
     ("fault_type", "target", "params", "ttl", "why"),
     [
-        ("container.stop", "infralab-prometheus-1", {}, 10, "unknown_target"),  # not labelled a chaos target
         ("chaos.teleport", "core-1", {}, 10, "unknown"),
         ("chaos.latency", "core-1", {"delay_ms": 10**9}, 10, "delay_ms"),
         ("chaos.latency", "core-1", {}, 10**6, "ttl"),
@@ -95,3 +94,10 @@ def test_bad_fault_requests_are_refused_with_a_clear_400(
 ) -> None:
     with pytest.raises(FaultError, match=rf"400 .*{why}"):
         faults.inject(fault_type, target, ttl=ttl, **params)
+
+
+def test_containers_not_labelled_as_chaos_targets_are_refused(lab: Lab, faults: Faults) -> None:
+    prometheus = lab.container("prometheus").name  # exists, but is no chaos target
+    with pytest.raises(FaultError, match=r"400 .*unknown_target"):
+        faults.inject("container.stop", prometheus, ttl=10)
+    assert lab.states()["prometheus"].ready

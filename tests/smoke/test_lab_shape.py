@@ -164,7 +164,7 @@ def test_docker_proxy_lets_admin_server_only_list_inspect_and_act_on_containers(
     assert status("GET", "/v1.41/containers/json") == "200"
     assert status("GET", "/v1.41/images/json") == "403"
     assert status("POST", "/v1.41/containers/create") == "403"
-    assert status("POST", "/v1.41/containers/infralab-core-1-1/exec") == "403"
+    assert status("POST", f"/v1.41/containers/{lab.container('core-1').name}/exec") == "403"
     # Nothing but admin-server can reach the proxy at all.
     with pytest.raises(Exception, match="Could not resolve host"):
         lab.container("core-1").execute(["curl", "-fsS", "-m", "3", "http://docker-proxy:2375/_ping"])
