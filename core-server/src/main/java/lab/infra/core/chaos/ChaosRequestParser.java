@@ -5,13 +5,13 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import lab.infra.core.web.MalformedJson;
 
 import lab.infra.core.chaos.ChaosKind.Param;
 
@@ -68,27 +68,10 @@ final class ChaosRequestParser {
             }
             return root;
         } catch (JsonProcessingException ex) {
-            throw ChaosException.badRequest("body", "malformed JSON" + location(ex) + ": " + reason(ex));
+            throw ChaosException.badRequest("body", MalformedJson.describe(ex));
         } catch (IOException ex) {
             throw ChaosException.badRequest("body", "unreadable (" + ex.getMessage() + ")");
         }
-    }
-
-    private static String location(JsonProcessingException ex) {
-        JsonLocation location = ex.getLocation();
-        return (location != null && location.getLineNr() > 0)
-                ? " at line " + location.getLineNr() + ", column " + location.getColumnNr() : "";
-    }
-
-    /** Jackson's own words, without its source excerpts and nested location markers. */
-    private static String reason(JsonProcessingException ex) {
-        String reason = String.valueOf(ex.getOriginalMessage());
-        int nested = reason.indexOf(" (start marker at");
-        if (nested >= 0) {
-            reason = reason.substring(0, nested);
-        }
-        int newline = reason.indexOf('\n');
-        return (newline >= 0) ? reason.substring(0, newline) : reason;
     }
 
     private static int value(JsonNode root, Param param) {

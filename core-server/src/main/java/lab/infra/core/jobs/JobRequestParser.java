@@ -8,13 +8,13 @@ import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
 
-import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import lab.infra.core.web.MalformedJson;
 import org.springframework.http.HttpStatus;
 
 /**
@@ -95,26 +95,10 @@ final class JobRequestParser {
             }
             return root;
         } catch (JsonProcessingException ex) {
-            throw JobApiException.badRequest("body", "malformed JSON" + location(ex) + ": " + reason(ex));
+            throw JobApiException.badRequest("body", MalformedJson.describe(ex));
         } catch (IOException ex) {
             throw JobApiException.badRequest("body", "unreadable");
         }
-    }
-
-    private static String location(JsonProcessingException ex) {
-        JsonLocation location = ex.getLocation();
-        return (location != null && location.getLineNr() > 0)
-                ? " at line " + location.getLineNr() + ", column " + location.getColumnNr() : "";
-    }
-
-    private static String reason(JsonProcessingException ex) {
-        String reason = String.valueOf(ex.getOriginalMessage());
-        int nested = reason.indexOf(" (start marker at");
-        if (nested >= 0) {
-            reason = reason.substring(0, nested);
-        }
-        int newline = reason.indexOf('\n');
-        return (newline >= 0) ? reason.substring(0, newline) : reason;
     }
 
     static String describe(JsonNode node) {

@@ -1,0 +1,25 @@
+package lab.infra.core.web;
+
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
+
+/** One wording for "this body is not valid JSON", shared by every hand-checked request body. */
+public final class MalformedJson {
+
+    private MalformedJson() {
+    }
+
+    /** "malformed JSON at line L, column C: <Jackson's own words>", without its source excerpts. */
+    public static String describe(JsonProcessingException ex) {
+        JsonLocation location = ex.getLocation();
+        String where = (location != null && location.getLineNr() > 0)
+                ? " at line " + location.getLineNr() + ", column " + location.getColumnNr() : "";
+        String reason = String.valueOf(ex.getOriginalMessage());
+        int nested = reason.indexOf(" (start marker at");
+        if (nested >= 0) {
+            reason = reason.substring(0, nested);
+        }
+        int newline = reason.indexOf('\n');
+        return "malformed JSON" + where + ": " + ((newline >= 0) ? reason.substring(0, newline) : reason);
+    }
+}
