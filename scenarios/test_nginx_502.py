@@ -49,6 +49,17 @@ SLO_ALL_REPLICAS = {
 }
 
 
+def _stop_from_steady_state(
+    lab: Lab, alertmanager: Alertmanager, slack: SlackSink, timeline: Timeline, *replicas: str
+) -> int:
+    """The fault: stop the replicas once the lab is steady; returns the Slack cursor from before it."""
+    wait_steady_state(lab, alertmanager)
+    since = slack.cursor()
+    lab.stop(*replicas)
+    timeline.mark(FAULT)
+    return since
+
+
 def _status(client: httpx.Client, status: int, seen: list[int] | None = None) -> httpx.Response | None:
     response = client.get("/api/health")
     if seen is not None:
@@ -65,10 +76,7 @@ def test_one_replica_down_is_invisible_to_clients_and_a_warning(
     timeline: Timeline,
 ) -> None:
     slo = SLO_ONE_REPLICA
-    wait_steady_state(lab, alertmanager)
-    since = slack.cursor()
-    lab.stop("core-1")
-    timeline.mark(FAULT)
+    since = _stop_from_steady_state(lab, alertmanager, slack, timeline, "core-1")
     try:
         # Clients keep calling until the warning arrives: every answer must be a 200.
         statuses: list[int] = []
@@ -119,10 +127,7 @@ def test_all_replicas_down_gives_json_502_and_critical_alerts(
     timeline: Timeline,
 ) -> None:
     slo = SLO_ALL_REPLICAS
-    wait_steady_state(lab, alertmanager)
-    since = slack.cursor()
-    lab.stop("core-1", "core-2")
-    timeline.mark(FAULT)
+    since = _stop_from_steady_state(lab, alertmanager, slack, timeline, "core-1", "core-2")
     try:
         seen: list[int] = []
         bad = wait_until(
