@@ -59,6 +59,18 @@ class SlackSink(StandIn):
 
         return wait_until(probe, timeout=timeout, interval=1.0, what=f"Slack message {status} {alertname}")
 
+    def unresolved(self, since: int = 0) -> set[tuple[str, str]]:
+        """Alert groups (alertname, service) whose latest message is a firing one.
+
+        Alertmanager sends the resolved notification a group_interval after the alert resolves;
+        until then the channel still owes a message. Watchdog never resolves by design.
+        """
+        latest: dict[tuple[str, str], str] = {}
+        for message in self.messages(since):
+            if message.alertname and message.alertname != "Watchdog":
+                latest[(message.alertname, message.service)] = message.status
+        return {group for group, status in latest.items() if status == "firing"}
+
 
 class Alertmanager:
     def __init__(self, client: httpx.Client) -> None:

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from infralab.alerts import Alertmanager
+from infralab.alerts import Alertmanager, SlackSink
 from infralab.lab import Lab
 from infralab.prometheus import Prometheus
 from infralab.timeline import Timeline
 from infralab.waiting import wait_until
 
 
-def wait_steady_state(lab: Lab, alertmanager: Alertmanager, *, timeout: float = 150) -> None:
-    """Every container healthy and no alert active but Watchdog.
+def wait_steady_state(lab: Lab, alertmanager: Alertmanager, slack: SlackSink, *, timeout: float = 150) -> None:
+    """Every container healthy, no alert active but Watchdog, and Slack told every resolution.
 
-    A drill that starts inside an earlier incident proves nothing, and Alertmanager would not
-    notify again for an alert that is still active.
+    A drill that starts inside an earlier incident proves nothing, Alertmanager would not
+    notify again for an alert that is still active, and a late resolved notification of an
+    earlier alert would land in the drill's own Slack window.
     """
     wait_until(
-        lambda: all(s.ready for s in lab.states().values()) and alertmanager.active_alertnames() <= {"Watchdog"},
+        lambda: (
+            all(s.ready for s in lab.states().values())
+            and alertmanager.active_alertnames() <= {"Watchdog"}
+            and not slack.unresolved()
+        ),
         timeout=timeout,
         interval=5,
-        what="steady state: lab healthy, no alert active but Watchdog",
+        what="steady state: lab healthy, no alert active but Watchdog, every resolution in Slack",
     )
 
 

@@ -53,7 +53,7 @@ def _stop_from_steady_state(
     lab: Lab, alertmanager: Alertmanager, slack: SlackSink, timeline: Timeline, *replicas: str
 ) -> int:
     """The fault: stop the replicas once the lab is steady; returns the Slack cursor from before it."""
-    wait_steady_state(lab, alertmanager)
+    wait_steady_state(lab, alertmanager, slack)
     since = slack.cursor()
     lab.stop(*replicas)
     timeline.mark(FAULT)

@@ -25,8 +25,13 @@ def test_a_core_server_5xx_becomes_a_sentry_event_with_its_request_id(
     since = sentry.cursor()
     fault = faults.inject("chaos.errors", "core-1", ttl=60, percent=100, status=500)
     try:
+        # nginx round-robins between the replicas, and the synthetic traffic shares that turn:
+        # calls at its own pace could land on core-2 every time. Back-to-back calls cannot.
         failed = wait_until(
-            lambda: (r := lab_http.get("/api/health")).status_code == 500 and r, timeout=10, what="a 500 from core-1"
+            lambda: (r := lab_http.get("/api/health")).status_code == 500 and r,
+            timeout=10,
+            interval=0.05,
+            what="a 500 from core-1",
         ).value
     finally:
         faults.revert(fault["id"])

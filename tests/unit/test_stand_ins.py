@@ -69,6 +69,25 @@ def test_since_returns_only_newer_records(start: Start) -> None:
     assert [m["seq"] for m in client.get("/records", params={"since": first}).json()] == [second, third]
 
 
+def _alert(status: str, alertname: str, service: str) -> dict[str, object]:
+    title = f"[{status}] {alertname} ({service})"
+    return {"channel": "#lab-warning", "attachments": [{"title": title, "text": ""}]}
+
+
+def test_a_group_is_unresolved_until_its_resolved_message_arrives(start: Start) -> None:
+    client = start(slack_sink.SlackHandler)
+    sink = SlackSink(client, prefix="")
+    client.post("/x", json=_alert("FIRING:1", "Watchdog", "prometheus"))
+    client.post("/x", json=_alert("FIRING:2", "CoreReplicaDown", "core-server"))
+    client.post("/x", json=_alert("FIRING:1", "HighErrorRatio", "worker-server"))
+    assert sink.unresolved() == {("CoreReplicaDown", "core-server"), ("HighErrorRatio", "worker-server")}
+    client.post("/x", json=_alert("FIRING:1", "CoreReplicaDown", "core-server"))
+    client.post("/x", json=_alert("RESOLVED", "HighErrorRatio", "worker-server"))
+    assert sink.unresolved() == {("CoreReplicaDown", "core-server")}
+    client.post("/x", json=_alert("RESOLVED", "CoreReplicaDown", "core-server"))
+    assert sink.unresolved() == set()
+
+
 @pytest.mark.parametrize("body", [b"", b"not json", b"[1, 2]"])
 def test_slack_rejects_what_slack_would_reject(start: Start, body: bytes) -> None:
     client = start(slack_sink.SlackHandler)
