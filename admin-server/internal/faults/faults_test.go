@@ -430,7 +430,15 @@ func TestOnRevertFailureHook(t *testing.T) {
 	f, _ := e.m.Inject(ctx, req("fake.off", "alpha", nil, 0), faults.Actor{Name: "api"})
 	e.fake.SetRevertErr(errors.New("stuck"))
 	_, _ = e.m.Revert(ctx, f.ID, faults.Actor{Name: "api"})
-	waitFor(t, 2*time.Second, func() bool { return len(e.m.Active()) == 0 })
+	// The hook runs after the fault has left the active set: wait for the hook, not the set.
+	waitFor(t, 2*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 2
+	})
+	if n := len(e.m.Active()); n != 0 {
+		t.Fatalf("%d faults still active after giving up", n)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != 2 {
