@@ -6,6 +6,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -13,6 +14,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
@@ -39,6 +41,9 @@ class ServiceIntegrationTest {
 
     @LocalManagementPort
     private int managementPort;
+
+    @Value("${chaos.disk.path}")
+    private String dataDir;
 
     private HttpResponse<String> get(int port, String path, String requestId) throws Exception {
         HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
@@ -67,6 +72,33 @@ class ServiceIntegrationTest {
             .filter(l -> l.startsWith("http_server_requests_seconds_bucket{"))
             .filter(l -> l.contains("uri=\"/api/health\"") && l.contains("service=\"core-server\""))
             .toList()).isNotEmpty();
+    }
+
+    /** SLO burn-rate alerts count requests under exact bounds; the percentile buckets alone miss 0.5 s. */
+    @Test
+    void requestHistogramHasSloBuckets() throws Exception {
+        assertThat(get(appPort, "/api/health", null).statusCode()).isEqualTo(200);
+
+        List<String> buckets = get(managementPort, "/actuator/prometheus", null).body().lines()
+            .filter(l -> l.startsWith("http_server_requests_seconds_bucket{") && l.contains("uri=\"/api/health\""))
+            .toList();
+        for (String le : List.of("0.1", "0.25", "0.5", "1.0", "2.5", "+Inf")) {
+            assertThat(buckets).as("le=%s", le).anyMatch(l -> l.contains("le=\"" + le + "\""));
+        }
+    }
+
+    /** The chaos disk fault fills the data dir; its free and total bytes must be visible to Prometheus. */
+    @Test
+    void prometheusHasDiskSpaceOfTheDataDir() throws Exception {
+        String path = Path.of(dataDir).toAbsolutePath().toString();
+        List<String> metrics = get(managementPort, "/actuator/prometheus", null).body().lines().toList();
+        for (String name : List.of("disk_free_bytes", "disk_total_bytes")) {
+            String line = metrics.stream()
+                .filter(l -> l.startsWith(name + "{") && l.contains("path=\"" + path + "\""))
+                .findFirst().orElseThrow(() -> new AssertionError(name + " for " + path + " missing"));
+            assertThat(line).contains("service=\"core-server\"");
+            assertThat(Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).as(line).isPositive();
+        }
     }
 
     @Test

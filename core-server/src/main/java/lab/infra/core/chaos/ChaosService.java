@@ -187,6 +187,7 @@ public class ChaosService implements SmartLifecycle, DisposableBean {
 
     @Override
     public void start() {
+        DiskBallast.prepareDirectory(diskPath);
         DiskBallast.removeLeftovers(diskPath);
         running = true;
     }

@@ -107,6 +107,20 @@ final class DiskBallast implements FaultEffect {
      * without running shutdown hooks (the memory drill's ExitOnOutOfMemoryError, a kill -9),
      * and a restarted container keeps its filesystem.
      */
+    /**
+     * Creates the directory at startup, not only at the first injection: the disk metrics
+     * (management.metrics.system.diskspace.paths) read a missing directory as 0 bytes free, which
+     * would look like a full disk. Failure is only logged; injection reports it as a 500.
+     */
+    static void prepareDirectory(Path directory) {
+        try {
+            Files.createDirectories(directory);
+        } catch (IOException ex) {
+            log.atWarn().addKeyValue("kind", "disk").addKeyValue("path", directory.toString()).setCause(ex)
+                .log("chaos disk directory could not be created; disk metrics read 0 bytes for it");
+        }
+    }
+
     static void removeLeftovers(Path directory) {
         if (!Files.isDirectory(directory)) {
             return;

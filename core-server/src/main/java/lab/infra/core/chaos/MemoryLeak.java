@@ -80,8 +80,11 @@ final class MemoryLeak implements FaultEffect {
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
         }
-        // Unreachable from here on: the next GC takes it back.
+        // Unreachable from here on. The old generation would give it back only at the next
+        // full collection, which a lightly loaded lab may not run for a long time: the heap
+        // (and the heap alert) would stay up after the fault is gone. Ask for one now.
         retained = new ArrayList<>();
+        System.gc();
     }
 
     @Override

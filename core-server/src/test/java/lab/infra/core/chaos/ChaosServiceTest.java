@@ -122,6 +122,16 @@ class ChaosServiceTest {
     }
 
     @Test
+    void missingDiskDirectoryIsCreatedAtStart() {
+        // The disk metrics watch this directory from startup on; missing, it would read 0 bytes free.
+        Path missing = diskPath.resolve("data/sub");
+        ChaosService fresh = new ChaosService(new SimpleMeterRegistry(), missing);
+        fresh.start();
+        assertThat(missing).isDirectory();
+        fresh.destroy();
+    }
+
+    @Test
     void unusableDiskPathIsAClearError() throws Exception {
         Path notADirectory = Files.writeString(diskPath.resolve("file"), "x");
         ChaosService broken = new ChaosService(new SimpleMeterRegistry(), notADirectory.resolve("sub"));

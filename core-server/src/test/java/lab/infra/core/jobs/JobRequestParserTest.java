@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.springframework.web.ErrorResponse;
 
 class JobRequestParserTest {
@@ -53,6 +54,23 @@ class JobRequestParserTest {
     })
     void rejectsWithFieldAndReason(String body, String detail) {
         rejects(() -> parse(body), 400, detail);
+    }
+
+    /** PostgreSQL's jsonb refuses U+0000; it used to fail the INSERT as a 500. */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "{\"type\":\"quote\",\"payload\":{\"a\":\"x\\u0000\"}}",
+        "{\"type\":\"quote\",\"payload\":{\"a\":[1,{\"b\":\"\\u0000\"}]}}",
+        "{\"type\":\"quote\",\"payload\":{\"k\\u0000\":1}}",
+    })
+    void nulCharacterInPayloadIs400(String body) {
+        rejects(() -> parse(body), 400, "payload: must not contain the NUL character (\\u0000) in any string or key");
+    }
+
+    @Test
+    void escapedBackslashBeforeU0000IsJustText() {
+        assertThat(parse("{\"type\":\"quote\",\"payload\":{\"a\":\"\\\\u0000\"}}").payloadJson())
+            .isEqualTo("{\"a\":\"\\\\u0000\"}");
     }
 
     @Test
