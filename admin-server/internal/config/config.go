@@ -93,6 +93,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("traffic_enabled", c.Lab.TrafficEnabled),
 		slog.String("traffic_target_url", c.Lab.TrafficTarget),
 		slog.Int("traffic_rate", c.Lab.TrafficRate),
+		slog.Int("traffic_job_share", c.Lab.TrafficJobShare),
+		slog.String("grafana_url_path", c.Lab.GrafanaPath),
 		slog.Bool("sentry_enabled", c.SentryDSN != ""), // the DSN itself is not logged
 		slog.String("sentry_environment", c.SentryEnvironment),
 	)

@@ -23,11 +23,15 @@ const (
 	DefaultTrafficRate     = 2
 	DefaultTrafficPaths    = "/api/health"
 	MaxTrafficRate         = 50
+	DefaultTrafficJobShare = 20 // percent of synthetic requests that submit a job
+	MaxTrafficJobShare     = 100
+	DefaultGrafanaPath     = "/grafana"
 	MaxFaultTTLUpperBound  = 24 * time.Hour
 	maxRateLimitPerSeconds = 1000
 )
 
-// Lab holds the settings of the fault drivers, the state directory and traffic.
+// Lab holds the settings of the fault drivers, the state directory, traffic and the
+// control page's links to Grafana.
 type Lab struct {
 	ChaosTargets     map[string]string // target name -> ops base URL
 	ChaosTargetOrder []string
@@ -42,6 +46,10 @@ type Lab struct {
 	TrafficTarget    string
 	TrafficRate      int
 	TrafficPaths     []string
+	TrafficJobShare  int
+	// GrafanaPath is where the browser finds Grafana (nginx's /grafana/), the base of the
+	// control page's dashboard links; a path, so the links work under any host name.
+	GrafanaPath string
 }
 
 func loadLab(getenv func(string) string) (Lab, error) {
@@ -95,22 +103,35 @@ func loadLab(getenv func(string) string) (Lab, error) {
 	}
 	l.TrafficTarget = get("TRAFFIC_TARGET_URL", DefaultTrafficTarget)
 	errs = append(errs, checkURL("TRAFFIC_TARGET_URL", l.TrafficTarget))
-	l.TrafficRate = DefaultTrafficRate
-	if raw := strings.TrimSpace(getenv("TRAFFIC_RATE")); raw != "" {
-		n, perr := strconv.Atoi(raw)
-		if perr != nil || n < 0 || n > MaxTrafficRate {
-			errs = append(errs, fmt.Errorf("TRAFFIC_RATE must be requests per second in 0..%d, got %q", MaxTrafficRate, raw))
-		} else {
-			l.TrafficRate = n
-		}
-	}
+	l.TrafficRate, err = boundedInt(getenv, "TRAFFIC_RATE", DefaultTrafficRate, MaxTrafficRate, "requests per second")
+	errs = append(errs, err)
+	l.TrafficJobShare, err = boundedInt(getenv, "TRAFFIC_JOB_SHARE", DefaultTrafficJobShare, MaxTrafficJobShare, "a percentage")
+	errs = append(errs, err)
 	l.TrafficPaths = splitList(get("TRAFFIC_PATHS", DefaultTrafficPaths))
 	for _, p := range l.TrafficPaths {
 		if !strings.HasPrefix(p, "/") {
 			errs = append(errs, fmt.Errorf("TRAFFIC_PATHS entries must start with /, got %q", p))
 		}
 	}
+	grafana := get("GRAFANA_URL_PATH", DefaultGrafanaPath)
+	l.GrafanaPath = strings.TrimRight(grafana, "/")
+	if !strings.HasPrefix(l.GrafanaPath, "/") || strings.HasPrefix(l.GrafanaPath, "//") || strings.ContainsAny(l.GrafanaPath, "?#\"\\ ") {
+		errs = append(errs, fmt.Errorf("GRAFANA_URL_PATH must be a path below the root on this host, such as /grafana, got %q", grafana))
+	}
 	return l, errors.Join(errs...)
+}
+
+// boundedInt reads an integer variable in 0..hi; unit names what it counts in the error.
+func boundedInt(getenv func(string) string, name string, def, hi int, unit string) (int, error) {
+	raw := strings.TrimSpace(getenv(name))
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 || n > hi {
+		return def, fmt.Errorf("%s must be %s in 0..%d, got %q", name, unit, hi, raw)
+	}
+	return n, nil
 }
 
 func splitList(s string) []string {

@@ -19,14 +19,23 @@ func TestLoadLab(t *testing.T) {
 				l.DockerHost == "tcp://docker-proxy:2375" && l.ToxiproxyURL == "http://toxiproxy:8474" &&
 				reflect.DeepEqual(l.ToxiproxyProxies, []string{"ext-api"}) && l.StateDir == "/var/lib/admin-server" &&
 				l.FaultTTL == time.Minute && l.FaultMaxTTL == 10*time.Minute && !l.TrafficEnabled &&
-				l.TrafficTarget == "http://nginx:8080" && l.TrafficRate == 2 && reflect.DeepEqual(l.TrafficPaths, []string{"/api/health"})
+				l.TrafficTarget == "http://nginx:8080" && l.TrafficRate == 2 && reflect.DeepEqual(l.TrafficPaths, []string{"/api/health"}) &&
+				l.TrafficJobShare == 20 && l.GrafanaPath == "/grafana"
 		}},
 		{name: "overrides", vars: map[string]string{"CHAOS_TARGETS": "a=http://a:1, b=http://b:2", "DOCKER_HOST": "unix:///var/run/docker.sock",
 			"ADMIN_FAULT_TTL_DEFAULT": "30", "ADMIN_FAULT_TTL_MAX": "15m", "TRAFFIC_ENABLED": "true", "TRAFFIC_RATE": "50",
-			"TRAFFIC_PATHS": "/api/health,/", "ADMIN_RATE_LIMIT": "5"}, check: func(l Lab) bool {
+			"TRAFFIC_PATHS": "/api/health,/", "ADMIN_RATE_LIMIT": "5", "TRAFFIC_JOB_SHARE": "100", "GRAFANA_URL_PATH": "/ops/grafana/"}, check: func(l Lab) bool {
 			return len(l.ChaosTargets) == 2 && l.ChaosTargets["b"] == "http://b:2" && l.FaultTTL == 30*time.Second &&
-				l.FaultMaxTTL == 15*time.Minute && l.TrafficEnabled && l.TrafficRate == 50 && len(l.TrafficPaths) == 2 && l.RateLimit == 5
+				l.FaultMaxTTL == 15*time.Minute && l.TrafficEnabled && l.TrafficRate == 50 && len(l.TrafficPaths) == 2 && l.RateLimit == 5 &&
+				l.TrafficJobShare == 100 && l.GrafanaPath == "/ops/grafana"
 		}},
+		{name: "no job submissions", vars: map[string]string{"TRAFFIC_JOB_SHARE": "0"}, check: func(l Lab) bool { return l.TrafficJobShare == 0 }},
+		{name: "job share over 100", vars: map[string]string{"TRAFFIC_JOB_SHARE": "101"}, wantErr: `TRAFFIC_JOB_SHARE must be a percentage in 0..100, got "101"`},
+		{name: "job share not a number", vars: map[string]string{"TRAFFIC_JOB_SHARE": "20%"}, wantErr: `TRAFFIC_JOB_SHARE must be a percentage in 0..100, got "20%"`},
+		{name: "traffic rate not a number", vars: map[string]string{"TRAFFIC_RATE": "fast"}, wantErr: `TRAFFIC_RATE must be requests per second in 0..50, got "fast"`},
+		{name: "grafana url instead of path", vars: map[string]string{"GRAFANA_URL_PATH": "http://grafana:3000"}, wantErr: "GRAFANA_URL_PATH must be a path below the root"},
+		{name: "grafana at the root", vars: map[string]string{"GRAFANA_URL_PATH": "/"}, wantErr: "GRAFANA_URL_PATH must be a path below the root"},
+		{name: "grafana scheme-relative", vars: map[string]string{"GRAFANA_URL_PATH": "//evil.example/g"}, wantErr: "GRAFANA_URL_PATH must be a path below the root"},
 		{name: "traffic rate over max", vars: map[string]string{"TRAFFIC_RATE": "51"}, wantErr: "TRAFFIC_RATE must be requests per second in 0..50"},
 		{name: "traffic enabled junk", vars: map[string]string{"TRAFFIC_ENABLED": "maybe"}, wantErr: "TRAFFIC_ENABLED must be true or false"},
 		{name: "bad targets", vars: map[string]string{"CHAOS_TARGETS": "core-server"}, wantErr: "CHAOS_TARGETS must be name=url pairs"},

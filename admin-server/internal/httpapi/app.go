@@ -34,6 +34,7 @@ type App struct {
 	Now       func() time.Time // nil means time.Now; tests pin it
 	Faults    *faults.Manager
 	Traffic   *traffic.Generator
+	Grafana   string             // Grafana's base path for the control page's links, e.g. /grafana
 	Limiter   *ratelimit.Limiter // nil: no rate limit
 }
 

@@ -201,26 +201,24 @@ func (a *App) trafficUpdate(w http.ResponseWriter, r *http.Request) {
 	dec.DisallowUnknownFields()
 	var s traffic.Settings
 	if err := dec.Decode(&s); err != nil {
-		respond.Error(w, http.StatusBadRequest, "bad_request", "body: expected {\"enabled\": bool, \"rate_per_second\": int, \"paths\": [string]} with known fields only")
+		respond.Error(w, http.StatusBadRequest, "bad_request",
+			"body: expected {\"enabled\": bool, \"rate_per_second\": int, \"paths\": [string], \"job_share\": int} with known fields only")
 		return
 	}
-	a.applyTraffic(w, r, s, "api")
+	st, err := a.applyTraffic(r, s, "api")
+	if err != nil {
+		respond.Error(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	respond.JSON(w, http.StatusOK, st)
 }
 
-func (a *App) applyTraffic(w http.ResponseWriter, r *http.Request, s traffic.Settings, channel string) (traffic.Status, bool) {
+// applyTraffic changes the generator and audits the change, from the API or the page.
+func (a *App) applyTraffic(r *http.Request, s traffic.Settings, channel string) (traffic.Status, error) {
 	st, err := a.Traffic.Apply(s)
-	details := map[string]any{"enabled": st.Enabled, "rate_per_second": st.RatePerSecond, "paths": st.Paths}
+	details := map[string]any{"enabled": st.Enabled, "rate_per_second": st.RatePerSecond, "paths": st.Paths, "job_share": st.JobShare}
 	a.Faults.Audit(r.Context(), "traffic", actor(r, channel), details, err)
-	if err != nil {
-		if w != nil {
-			respond.Error(w, http.StatusBadRequest, "bad_request", err.Error())
-		}
-		return st, false
-	}
-	if w != nil {
-		respond.JSON(w, http.StatusOK, st)
-	}
-	return st, true
+	return st, err
 }
 
 // withRateLimit throttles each client under prefix with a token bucket, before auth,

@@ -195,7 +195,7 @@ func TestBackendFailureIs502(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	clock := testStart
-	f := newFixtureWith(t, ratelimit.New(1, 3, func() time.Time { return clock }))
+	f := newFixtureWith(t, fixtureOptions{limiter: ratelimit.New(1, 3, func() time.Time { return clock })})
 	codes := []int{}
 	for range 5 {
 		codes = append(codes, send(f.app, "GET", "/admin/api/faults", "wrong-token-wrong-token", "").Code)
@@ -231,28 +231,43 @@ func equalInts(a, b []int) bool {
 func TestTrafficAPI(t *testing.T) {
 	f := newFixture(t)
 	w := send(f.app, "GET", "/admin/api/traffic", testToken, "")
-	if w.Code != 200 || !strings.Contains(w.Body.String(), `"enabled":false`) || !strings.Contains(w.Body.String(), `"max_rate_per_second":50`) {
-		t.Fatalf("traffic = %d %s", w.Code, w.Body.String())
-	}
-	for _, tt := range []struct {
-		body string
-		code int
-	}{
-		{`{"rate_per_second":51}`, 400},
-		{`{"rate_per_second":-1}`, 400},
-		{`{"paths":["http://elsewhere/"]}`, 400},
-		{`{"speed":1}`, 400},
-		{`{"rate_per_second":5,"paths":["/api/health","/"]}`, 200},
-	} {
-		if w := send(f.app, "PUT", "/admin/api/traffic", testToken, tt.body); w.Code != tt.code {
-			t.Errorf("PUT %s = %d %s, want %d", tt.body, w.Code, w.Body.String(), tt.code)
+	for _, want := range []string{`"enabled":false`, `"max_rate_per_second":50`, `"job_share":20`, `"job_path":"/api/jobs"`, `"by_kind":{"get":{"sent":0,"failed":0},"job":{"sent":0,"failed":0}}`} {
+		if w.Code != 200 || !strings.Contains(w.Body.String(), want) {
+			t.Fatalf("traffic = %d %s, want %s", w.Code, w.Body.String(), want)
 		}
 	}
-	if st := f.traffic.Status(); st.RatePerSecond != 5 || st.Enabled || len(st.Paths) != 2 {
+	for _, tt := range []struct {
+		body    string
+		code    int
+		message string // prefix of the 400's message
+	}{
+		{`{"rate_per_second":51}`, 400, "rate_per_second: must be between 0 and 50, got 51"},
+		{`{"rate_per_second":-1}`, 400, "rate_per_second:"},
+		{`{"paths":["http://elsewhere/"]}`, 400, "paths:"},
+		{`{"job_share":101}`, 400, "job_share: must be a percentage between 0 and 100, got 101"},
+		{`{"job_share":-1}`, 400, "job_share: must be a percentage between 0 and 100, got -1"},
+		{`{"job_share":"20"}`, 400, "body: expected"},
+		{`{"job_share":2.5}`, 400, "body: expected"},
+		{`{"speed":1}`, 400, "body: expected"},
+		{`{"rate_per_second":5,"paths":["/api/health","/"],"job_share":0}`, 200, ""},
+		{`{"job_share":100}`, 200, ""},
+	} {
+		w := send(f.app, "PUT", "/admin/api/traffic", testToken, tt.body)
+		if w.Code != tt.code {
+			t.Errorf("PUT %s = %d %s, want %d", tt.body, w.Code, w.Body.String(), tt.code)
+			continue
+		}
+		if tt.code == 400 {
+			if body := decodeJSON(t, w); body["error"] != "bad_request" || !strings.HasPrefix(body["message"].(string), tt.message) {
+				t.Errorf("PUT %s = %v, want message %q", tt.body, body, tt.message)
+			}
+		}
+	}
+	if st := f.traffic.Status(); st.RatePerSecond != 5 || st.Enabled || len(st.Paths) != 2 || st.JobShare != 100 {
 		t.Fatalf("status after PUT = %+v", st)
 	}
-	if !strings.Contains(f.logs.String(), `"action":"traffic"`) {
-		t.Error("traffic change not audited")
+	if !strings.Contains(f.logs.String(), `"action":"traffic"`) || !strings.Contains(f.logs.String(), `"job_share":100`) {
+		t.Error("traffic change not audited with its job share")
 	}
 }
 
@@ -300,12 +315,10 @@ func TestControlPage(t *testing.T) {
 	if len(active) != 1 || active[0].Int("delay_ms") != 42 || active[0].Actor != "ui" {
 		t.Fatalf("active = %+v", active)
 	}
-	req := httptest.NewRequest("GET", "/admin/", nil)
-	req.AddCookie(session)
-	page := httptest.NewRecorder()
-	f.app.ServeHTTP(page, req)
-	for _, want := range []string{`data-fault-id="` + active[0].ID + `"`, "90 s", `action="/admin/ui/faults/` + active[0].ID + `/revert"`, `data-type="fake.off"`, `name="p_delay_ms" min="1" max="1000"`} {
-		if !strings.Contains(page.Body.String(), want) {
+	page := controlPage(t, f.app, session)
+	for _, want := range []string{`data-fault-id="` + active[0].ID + `"`, "90 s", `action="/admin/ui/faults/` + active[0].ID + `/revert"`, `data-type="fake.off"`, `name="p_delay_ms" min="1" max="1000"`,
+		`name="job_share" min="0" max="100" value="20"`} {
+		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
@@ -326,9 +339,13 @@ func TestControlPage(t *testing.T) {
 	if w.Code != http.StatusSeeOther || len(f.faults.Active()) != 0 {
 		t.Fatalf("form revert = %d, active %v", w.Code, f.faults.Active())
 	}
-	w = form(f.app, "/admin/ui/traffic", url.Values{"rate_per_second": {"3"}}, session, "")
-	if w.Code != http.StatusSeeOther || f.traffic.Status().RatePerSecond != 3 {
-		t.Fatalf("form traffic = %d %+v", w.Code, f.traffic.Status())
+	w = form(f.app, "/admin/ui/traffic", url.Values{"rate_per_second": {"3"}, "job_share": {"40"}}, session, "")
+	if st := f.traffic.Status(); w.Code != http.StatusSeeOther || st.RatePerSecond != 3 || st.JobShare != 40 {
+		t.Fatalf("form traffic = %d %+v", w.Code, st)
+	}
+	w = form(f.app, "/admin/ui/traffic", url.Values{"rate_per_second": {"3"}, "job_share": {"150"}}, session, "")
+	if loc := w.Header().Get("Location"); !strings.Contains(loc, "err=job_share") || f.traffic.Status().JobShare != 40 {
+		t.Fatalf("form traffic with job_share 150 redirect = %q, status %+v", loc, f.traffic.Status())
 	}
 }
 

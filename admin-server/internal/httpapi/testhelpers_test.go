@@ -35,9 +35,15 @@ type fixture struct {
 	traffic  *traffic.Generator
 }
 
-func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, fixtureOptions{}) }
 
-func newFixtureWith(t *testing.T, limiter *ratelimit.Limiter) *fixture {
+// fixtureOptions vary the fixture: a rate limiter, and drivers beside the fake one.
+type fixtureOptions struct {
+	limiter *ratelimit.Limiter
+	drivers []faults.Driver
+}
+
+func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
 	logger, logs := captureLogs(slog.LevelDebug)
 	m := metrics.New()
@@ -47,12 +53,12 @@ func newFixtureWith(t *testing.T, limiter *ratelimit.Limiter) *fixture {
 	checker.Add("app_listener", serving.Check)
 	fake := faultstest.New("alpha", "beta")
 	now := func() time.Time { return testStart.Add(90500 * time.Millisecond) }
-	mgr := faults.NewManager(faults.Options{Drivers: []faults.Driver{fake}, Logger: logger, Now: now,
+	mgr := faults.NewManager(faults.Options{Drivers: append([]faults.Driver{fake}, o.drivers...), Logger: logger, Now: now,
 		Metrics: faults.NewMetrics(m.Registry()), DefaultTTL: 30 * time.Second, MaxTTL: 300 * time.Second})
 	if err := mgr.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	gen, err := traffic.New(logger, m.Registry(), "http://127.0.0.1:9", false, 2, []string{"/api/health"})
+	gen, err := traffic.New(logger, m.Registry(), "http://127.0.0.1:9", false, traffic.Mix{Rate: 2, Paths: []string{"/api/health"}, JobShare: 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +67,10 @@ func newFixtureWith(t *testing.T, limiter *ratelimit.Limiter) *fixture {
 		Service: "admin-server", Version: "1.2.3", StartedAt: testStart,
 		Logger: logger, Metrics: m, Auth: auth.NewBearer(testToken, m), Health: checker,
 		Now:    now,
-		Faults: mgr, Traffic: gen,
+		Faults: mgr, Traffic: gen, Grafana: "/grafana",
 	}
-	if limiter != nil {
-		app.Limiter = limiter
+	if o.limiter != nil {
+		app.Limiter = o.limiter
 	}
 	ops := &Ops{Service: "admin-server", Metrics: m, Health: checker}
 	return &fixture{app: app.Handler(), ops: ops.Handler(), logs: logs, serving: serving, fake: fake, faults: mgr, traffic: gen}
@@ -117,4 +123,31 @@ func decodeJSON(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
 		t.Fatalf("body is not JSON: %q", w.Body.String())
 	}
 	return m
+}
+
+// signIn posts the token to the login form and returns the session cookie.
+func signIn(t *testing.T, h http.Handler) *http.Cookie {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/admin/login", strings.NewReader("token="+testToken))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if cookies := w.Result().Cookies(); w.Code == http.StatusSeeOther && len(cookies) == 1 {
+		return cookies[0]
+	}
+	t.Fatalf("login = %d %v", w.Code, w.Result().Cookies())
+	return nil
+}
+
+// controlPage renders /admin/ for a session.
+func controlPage(t *testing.T, h http.Handler, session *http.Cookie) string {
+	t.Helper()
+	req := httptest.NewRequest("GET", "/admin/", nil)
+	req.AddCookie(session)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /admin/ = %d", w.Code)
+	}
+	return w.Body.String()
 }

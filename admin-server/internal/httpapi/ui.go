@@ -39,6 +39,10 @@ type uiData struct {
 	Traffic    traffic.Status
 	Persistent bool
 	StateWhere string
+	// Grafana links: the page header's, each fault type's and each active fault's (by id).
+	Dashboards      []linkView
+	TypeDashboards  map[string][]linkView
+	FaultDashboards map[string][]linkView
 }
 
 func (a *App) uiSession(r *http.Request) bool {
@@ -72,6 +76,7 @@ func (a *App) uiPage(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Traffic = a.Traffic.Status()
 		d.Persistent, d.StateWhere = a.Faults.StoreInfo()
+		a.addDashboards(&d)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
@@ -81,6 +86,19 @@ func (a *App) uiPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
 	if err := uiTemplate.Execute(w, d); err != nil {
 		logging.FromContext(r.Context()).Error("rendering the control page failed", slog.String("error", err.Error()))
+	}
+}
+
+// addDashboards links the page to Grafana; an active fault's links show the time since
+// shortly before it began.
+func (a *App) addDashboards(d *uiData) {
+	d.Dashboards = linkViews(a.Grafana, headerDashboards, time.Time{})
+	d.TypeDashboards, d.FaultDashboards = map[string][]linkView{}, map[string][]linkView{}
+	for _, t := range d.Types {
+		d.TypeDashboards[t.Name] = linkViews(a.Grafana, typeDashboards(t.Name), time.Time{})
+	}
+	for _, f := range d.Active {
+		d.FaultDashboards[f.ID] = linkViews(a.Grafana, faultDashboards(f.Type, f.Target), f.InjectedAt)
 	}
 }
 
@@ -193,14 +211,24 @@ func (a *App) uiRevertAll(w http.ResponseWriter, r *http.Request) {
 
 func (a *App) uiTraffic(w http.ResponseWriter, r *http.Request) {
 	enabled := r.PostFormValue("enabled") == "on"
-	rate, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("rate_per_second")))
-	if err != nil {
-		redirect(w, r, "err", "rate_per_second: must be an integer")
-		return
+	s := traffic.Settings{Enabled: &enabled}
+	for _, f := range []struct {
+		name string
+		dst  **int
+	}{{"rate_per_second", &s.Rate}, {"job_share", &s.JobShare}} {
+		raw := strings.TrimSpace(r.PostFormValue(f.name))
+		if raw == "" {
+			continue // absent fields stay as they are, as in the API
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			redirect(w, r, "err", f.name+": must be an integer")
+			return
+		}
+		*f.dst = &n
 	}
-	st, ok := a.applyTraffic(nil, r, traffic.Settings{Enabled: &enabled, Rate: &rate}, "ui")
-	if !ok {
-		redirect(w, r, "err", "rate_per_second: must be between 0 and "+strconv.Itoa(st.MaxRate))
+	if _, err := a.applyTraffic(r, s, "ui"); err != nil {
+		redirect(w, r, "err", err.Error())
 		return
 	}
 	redirect(w, r, "msg", "traffic updated")

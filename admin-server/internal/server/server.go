@@ -80,6 +80,7 @@ func New(opts Options) *Server {
 		Health:    checker,
 		Faults:    s.faults,
 		Traffic:   s.traffic,
+		Grafana:   grafanaPath(lab),
 		Limiter:   ratelimit.New(rateOrDefault(lab.RateLimit), int(2*rateOrDefault(lab.RateLimit)), nil),
 	}).Handler()
 	s.ops = (&httpapi.Ops{Service: config.ServiceName, Metrics: m, Health: checker}).Handler()

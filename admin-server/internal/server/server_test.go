@@ -92,6 +92,8 @@ func TestServeEndToEnd(t *testing.T) {
 		{app + "/admin/api/fault-types", token, 200, `"name":"network.reset_peer"`},
 		{ops + "/metrics", "", 200, `infralab_fault_injections_total{result="ok",type="container.kill"} 0`},
 		{ops + "/metrics", "", 200, `infralab_traffic_rate_per_second 0`},
+		{ops + "/metrics", "", 200, `infralab_traffic_request_duration_seconds_count{kind="job"} 0`},
+		{app + "/admin/api/traffic", token, 200, `"job_share":20`},
 	}
 	for _, tt := range tests {
 		code, body := get(t, tt.url, tt.token)

@@ -80,17 +80,27 @@ func reportRevertFailure(ctx context.Context, rf faults.RevertFailure) {
 }
 
 func newTraffic(logger *slog.Logger, m *metrics.Metrics, lab config.Lab) *traffic.Generator {
-	target, rate, paths := lab.TrafficTarget, lab.TrafficRate, lab.TrafficPaths
+	target := lab.TrafficTarget
 	if target == "" {
 		target = config.DefaultTrafficTarget
 	}
-	if len(paths) == 0 {
-		paths = []string{config.DefaultTrafficPaths}
+	mix := traffic.Mix{Rate: lab.TrafficRate, Paths: lab.TrafficPaths, JobShare: lab.TrafficJobShare}
+	if len(mix.Paths) == 0 {
+		mix.Paths = []string{config.DefaultTrafficPaths}
 	}
-	g, err := traffic.New(logger, m.Registry(), target, lab.TrafficEnabled, rate, paths)
+	g, err := traffic.New(logger, m.Registry(), target, lab.TrafficEnabled, mix)
 	if err != nil { // config.Load validated the same bounds; this is a programming error
 		logger.Error("synthetic traffic disabled", slog.String("error", err.Error()))
-		g, _ = traffic.New(logger, nil, target, false, 0, []string{config.DefaultTrafficPaths})
+		g, _ = traffic.New(logger, nil, target, false, traffic.Mix{Paths: []string{config.DefaultTrafficPaths}})
 	}
 	return g
+}
+
+// grafanaPath is the base of the control page's dashboard links; a Lab built without
+// config.Load (tests) gets the default.
+func grafanaPath(lab config.Lab) string {
+	if lab.GrafanaPath == "" {
+		return config.DefaultGrafanaPath
+	}
+	return lab.GrafanaPath
 }

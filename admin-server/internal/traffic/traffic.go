@@ -1,8 +1,12 @@
 // Package traffic sends a steady, bounded synthetic load toward nginx with vegeta's
 // attack library, so dashboards and alerts have something to measure while faults run.
+// A configurable share of the requests submits jobs, so the job pipeline (core-server,
+// worker-server, ext-api) carries load too, not only the read paths.
 package traffic
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -22,64 +26,94 @@ import (
 const (
 	MaxRate        = 50 // requests per second
 	MaxPaths       = 16
+	MaxJobShare    = 100 // percent
 	RequestTimeout = 5 * time.Second
 	maxWorkers     = 16 // concurrent requests in flight, at most
 )
 
+// Mix is what the generator sends: how often, which paths it reads, and which share of
+// the requests are job submissions instead.
+type Mix struct {
+	Rate     int      // requests per second, 0..MaxRate
+	Paths    []string // GET paths on the target, 1..MaxPaths
+	JobShare int      // percent of requests that POST JobPath, 0..MaxJobShare
+}
+
 // Settings is a change request (PUT /admin/api/traffic); nil fields stay as they are.
 type Settings struct {
-	Enabled *bool    `json:"enabled"`
-	Rate    *int     `json:"rate_per_second"`
-	Paths   []string `json:"paths"`
+	Enabled  *bool    `json:"enabled"`
+	Rate     *int     `json:"rate_per_second"`
+	Paths    []string `json:"paths"`
+	JobShare *int     `json:"job_share"`
+}
+
+// Counts are the outcomes of one kind of request.
+type Counts struct {
+	Sent   uint64 `json:"sent"`
+	Failed uint64 `json:"failed"` // no answer, or a 5xx
 }
 
 // Status is the generator's current configuration and counters.
 type Status struct {
-	Enabled       bool     `json:"enabled"`
-	Running       bool     `json:"running"`
-	RatePerSecond int      `json:"rate_per_second"`
-	MaxRate       int      `json:"max_rate_per_second"`
-	TargetURL     string   `json:"target_url"`
-	Paths         []string `json:"paths"`
-	Sent          uint64   `json:"sent"`
-	Failed        uint64   `json:"failed"`
+	Enabled       bool              `json:"enabled"`
+	Running       bool              `json:"running"`
+	RatePerSecond int               `json:"rate_per_second"`
+	MaxRate       int               `json:"max_rate_per_second"`
+	TargetURL     string            `json:"target_url"`
+	Paths         []string          `json:"paths"`
+	JobShare      int               `json:"job_share"`
+	JobPath       string            `json:"job_path"`
+	Sent          uint64            `json:"sent"`
+	Failed        uint64            `json:"failed"`
+	ByKind        map[string]Counts `json:"by_kind"`
 }
+
+// counters are one kind's running totals.
+type counters struct{ sent, failed atomic.Uint64 }
 
 // Generator runs at most one attack at a time.
 type Generator struct {
 	logger  *slog.Logger
 	target  string
 	client  *http.Client // nil: vegeta's own
+	run     string       // random id in this process's job keys
+	jobs    atomic.Uint64
 	results *prometheus.CounterVec
-	latency prometheus.Histogram
+	latency *prometheus.HistogramVec
 	rateG   prometheus.Gauge
+	counts  map[string]*counters // by kind; fixed at New, so reads need no lock
 
 	mu       sync.Mutex
 	enabled  bool
-	rate     int
-	paths    []string
+	mix      Mix
 	attacker *vegeta.Attacker
 	done     chan struct{}
-	sent     atomic.Uint64
-	failed   atomic.Uint64
 }
 
 // New builds a stopped generator; call Apply or Start to run it.
-func New(logger *slog.Logger, reg prometheus.Registerer, target string, enabled bool, rate int, paths []string) (*Generator, error) {
+func New(logger *slog.Logger, reg prometheus.Registerer, target string, enabled bool, mix Mix) (*Generator, error) {
+	var run [6]byte
+	_, _ = rand.Read(run[:]) // crypto/rand.Read does not fail (it aborts the program instead)
 	g := &Generator{
-		logger: logger, target: strings.TrimRight(target, "/"),
+		logger: logger, target: strings.TrimRight(target, "/"), run: hex.EncodeToString(run[:]),
 		results: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "infralab_traffic_requests_total",
-			Help: "Synthetic requests sent toward nginx, by status code (\"error\" when none came back).",
-		}, []string{"code"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "Synthetic requests sent toward nginx, by status code (\"error\" when none came back) and kind (get, job).",
+		}, []string{"code", "kind"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "infralab_traffic_request_duration_seconds",
-			Help: "Latency of synthetic requests as the admin-server saw it.",
-		}),
+			Help: "Latency of synthetic requests as the admin-server saw it, by kind (get, job).",
+		}, []string{"kind"}),
 		rateG: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "infralab_traffic_rate_per_second",
 			Help: "Configured synthetic request rate; 0 when traffic is off.",
 		}),
+		counts: map[string]*counters{KindGet: {}, KindJob: {}},
+	}
+	for kind := range g.counts {
+		// The histogram was unlabelled before it had kinds, and so existed from the start:
+		// keep its series there at 0 for dashboard queries that run before any traffic.
+		g.latency.WithLabelValues(kind)
 	}
 	if reg != nil {
 		reg.MustRegister(g.results, g.latency, g.rateG)
@@ -87,21 +121,25 @@ func New(logger *slog.Logger, reg prometheus.Registerer, target string, enabled 
 	if _, err := url.Parse(g.target); err != nil {
 		return nil, err
 	}
-	if err := validate(rate, paths); err != nil {
+	if err := mix.validate(); err != nil {
 		return nil, err
 	}
-	g.enabled, g.rate, g.paths = enabled, rate, slices.Clone(paths)
+	mix.Paths = slices.Clone(mix.Paths)
+	g.enabled, g.mix = enabled, mix
 	return g, nil
 }
 
-func validate(rate int, paths []string) error {
-	if rate < 0 || rate > MaxRate {
-		return fmt.Errorf("rate_per_second: must be between 0 and %d, got %d", MaxRate, rate)
+func (m Mix) validate() error {
+	if m.Rate < 0 || m.Rate > MaxRate {
+		return fmt.Errorf("rate_per_second: must be between 0 and %d, got %d", MaxRate, m.Rate)
 	}
-	if len(paths) == 0 || len(paths) > MaxPaths {
+	if m.JobShare < 0 || m.JobShare > MaxJobShare {
+		return fmt.Errorf("job_share: must be a percentage between 0 and %d, got %d", MaxJobShare, m.JobShare)
+	}
+	if len(m.Paths) == 0 || len(m.Paths) > MaxPaths {
 		return fmt.Errorf("paths: give 1 to %d paths", MaxPaths)
 	}
-	for _, p := range paths {
+	for _, p := range m.Paths {
 		u, err := url.Parse(p)
 		if err != nil || !strings.HasPrefix(p, "/") || u.Host != "" || strings.HasPrefix(p, "//") || len(p) > 256 {
 			return fmt.Errorf("paths: %q must be an absolute path on the target, such as /api/health", p)
@@ -120,21 +158,24 @@ func (g *Generator) Start() {
 // Apply changes the settings and restarts the attack accordingly.
 func (g *Generator) Apply(s Settings) (Status, error) {
 	g.mu.Lock()
-	rate, paths, enabled := g.rate, g.paths, g.enabled
+	mix, enabled := g.mix, g.enabled
 	if s.Rate != nil {
-		rate = *s.Rate
+		mix.Rate = *s.Rate
 	}
 	if s.Paths != nil {
-		paths = s.Paths
+		mix.Paths = slices.Clone(s.Paths)
+	}
+	if s.JobShare != nil {
+		mix.JobShare = *s.JobShare
 	}
 	if s.Enabled != nil {
 		enabled = *s.Enabled
 	}
-	if err := validate(rate, paths); err != nil {
+	if err := mix.validate(); err != nil {
 		g.mu.Unlock()
 		return g.Status(), err
 	}
-	g.enabled, g.rate, g.paths = enabled, rate, slices.Clone(paths)
+	g.enabled, g.mix = enabled, mix
 	g.restartLocked()
 	g.mu.Unlock()
 	return g.Status(), nil
@@ -144,8 +185,16 @@ func (g *Generator) Apply(s Settings) (Status, error) {
 func (g *Generator) Status() Status {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return Status{Enabled: g.enabled, Running: g.attacker != nil, RatePerSecond: g.rate, MaxRate: MaxRate,
-		TargetURL: g.target, Paths: slices.Clone(g.paths), Sent: g.sent.Load(), Failed: g.failed.Load()}
+	st := Status{Enabled: g.enabled, Running: g.attacker != nil, RatePerSecond: g.mix.Rate, MaxRate: MaxRate,
+		TargetURL: g.target, Paths: slices.Clone(g.mix.Paths), JobShare: g.mix.JobShare, JobPath: JobPath,
+		ByKind: map[string]Counts{}}
+	for kind, c := range g.counts {
+		kc := Counts{Sent: c.sent.Load(), Failed: c.failed.Load()}
+		st.ByKind[kind] = kc
+		st.Sent += kc.Sent
+		st.Failed += kc.Failed
+	}
+	return st
 }
 
 // Close stops the attack and waits for in-flight requests (bounded by RequestTimeout).
@@ -167,15 +216,14 @@ func (g *Generator) stopLocked() {
 	g.logger.Info("synthetic traffic stopped")
 }
 
+func (g *Generator) targeter() *targeter {
+	return &targeter{base: g.target, paths: g.mix.Paths, share: uint64(g.mix.JobShare), run: g.run, jobs: &g.jobs}
+}
+
 func (g *Generator) restartLocked() {
 	g.stopLocked()
-	if !g.enabled || g.rate == 0 {
+	if !g.enabled || g.mix.Rate == 0 {
 		return
-	}
-	targets := make([]vegeta.Target, 0, len(g.paths))
-	header := http.Header{"User-Agent": {"infralab-synthetic-traffic"}, "X-Synthetic-Traffic": {"1"}}
-	for _, p := range g.paths {
-		targets = append(targets, vegeta.Target{Method: http.MethodGet, URL: g.target + p, Header: header})
 	}
 	opts := []func(*vegeta.Attacker){
 		vegeta.Timeout(RequestTimeout), vegeta.Workers(1), vegeta.MaxWorkers(maxWorkers),
@@ -185,25 +233,32 @@ func (g *Generator) restartLocked() {
 		opts = append(opts, vegeta.Client(g.client))
 	}
 	atk := vegeta.NewAttacker(opts...)
-	res := atk.Attack(vegeta.NewStaticTargeter(targets...), vegeta.ConstantPacer{Freq: g.rate, Per: time.Second}, 0, "synthetic")
+	res := atk.Attack(g.targeter().next, vegeta.ConstantPacer{Freq: g.mix.Rate, Per: time.Second}, 0, "synthetic")
 	done := make(chan struct{})
 	g.attacker, g.done = atk, done
-	g.rateG.Set(float64(g.rate))
+	g.rateG.Set(float64(g.mix.Rate))
 	g.logger.Info("synthetic traffic started", slog.String("target_url", g.target),
-		slog.Int("rate_per_second", g.rate), slog.Any("paths", g.paths))
+		slog.Int("rate_per_second", g.mix.Rate), slog.Any("paths", g.mix.Paths), slog.Int("job_share", g.mix.JobShare))
 	go func() {
 		defer close(done)
 		for r := range res {
-			code := "error"
-			if r.Code != 0 {
-				code = strconv.Itoa(int(r.Code))
-			}
-			g.results.WithLabelValues(code).Inc()
-			g.latency.Observe(r.Latency.Seconds())
-			g.sent.Add(1)
-			if r.Code == 0 || r.Code >= 500 {
-				g.failed.Add(1)
-			}
+			g.record(r)
 		}
 	}()
+}
+
+// record counts one result under its kind.
+func (g *Generator) record(r *vegeta.Result) {
+	kind := kindOf(r.Method)
+	code := "error"
+	if r.Code != 0 {
+		code = strconv.Itoa(int(r.Code))
+	}
+	g.results.WithLabelValues(code, kind).Inc()
+	g.latency.WithLabelValues(kind).Observe(r.Latency.Seconds())
+	c := g.counts[kind]
+	c.sent.Add(1)
+	if r.Code == 0 || r.Code >= 500 {
+		c.failed.Add(1)
+	}
 }
