@@ -116,6 +116,23 @@ COMPONENTS: tuple[Component, ...] = (
     # No official image: built from its Dockerfile on both paths (online on debian:bookworm-slim).
     Component("mtail", ("mtail",), "MTAIL_IMAGE", None, offline=True, context=OFFLINE_DIR / "mtail"),
     Component("node-exporter", ("node-exporter",), "NODE_EXPORTER_IMAGE", "prom/node-exporter:v1.8.2", offline=True),
+    # Offline: our thin main over cAdvisor's library (the proxy does not serve upstream's cmd module).
+    Component(
+        "cadvisor",
+        ("cadvisor",),
+        "CADVISOR_IMAGE",
+        "ghcr.io/google/cadvisor:v0.60.6",
+        offline=True,
+        host_build=HostBuild(
+            (str(REPO_ROOT / "scripts" / "build-cadvisor.sh"),),
+            REPO_ROOT,
+            TOOLS_DIR / "cadvisor" / "cadvisor",
+            (
+                REPO_ROOT / "scripts" / "build-cadvisor.sh",
+                *(OFFLINE_DIR / "cadvisor" / f for f in ("main.go", "go.mod", "go.sum")),
+            ),
+        ),
+    ),
     # The Slack-webhook and Sentry stand-ins share one image.
     Component(
         "stand-ins",
