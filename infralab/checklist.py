@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
 from infralab.alerts import Alertmanager, SlackSink
+from infralab.faults import Faults
+from infralab.jobs import Jobs
 from infralab.lab import Lab
 from infralab.prometheus import Prometheus
-from infralab.timeline import Timeline
+from infralab.scenario import CHECKLIST_PASSED, RECOVERY
+from infralab.timeline import Event, Timeline
 from infralab.waiting import wait_until
 
 
@@ -46,3 +54,134 @@ def wait_recovered(
         what="every alert but Watchdog resolved",
     )
     timeline.mark("every alert resolved", slo=resolved_slo)
+
+
+# --- The post-recovery checklist (checklists/복구-후-검증-체크리스트.md, the [자동] items) ---------
+
+
+class CheckFailedError(AssertionError):
+    """A post-recovery check does not hold yet; the message says what is still wrong."""
+
+
+@dataclass(frozen=True)
+class PostRecovery:
+    """Everything the post-recovery checks look at."""
+
+    lab: Lab
+    prometheus: Prometheus
+    alertmanager: Alertmanager
+    slack: SlackSink
+    faults: Faults
+    jobs: Jobs
+    error_ratio_slo: float = 0.05  # the 5xx-ratio alerts fire above this (lab-alerts.yml)
+
+
+def no_fault_active(ctx: PostRecovery, started: datetime) -> None:
+    active = ctx.faults.active()
+    if active:
+        raise CheckFailedError(f"faults still active in admin-server: {[f.get('id') for f in active]}")
+
+
+def containers_healthy(ctx: PostRecovery, started: datetime) -> None:
+    bad = [f"{s.service} ({s.state}/{s.health})" for s in ctx.lab.states().values() if not s.ready]
+    if bad:
+        raise CheckFailedError(f"containers not healthy: {bad}")
+
+
+def error_ratio_under_slo(ctx: PostRecovery, started: datetime) -> None:
+    # Per service and at the entry point: what clients see is nginx's ratio. A series absent
+    # for lack of traffic (0/0) is not an error.
+    over = {
+        f"{rule}{{{labels}}}": value
+        for rule in ("service:http_requests_5xx:ratio_rate1m", "route:nginx_http_requests_5xx:ratio_rate1m")
+        for labels, value in ctx.prometheus.values(rule).items()
+        if value >= ctx.error_ratio_slo
+    }
+    if over:
+        raise CheckFailedError(f"5xx ratio at or above {ctx.error_ratio_slo}: {over}")
+
+
+def worker_queue_drained(ctx: PostRecovery, started: datetime) -> None:
+    depth = ctx.prometheus.value("sum(worker_queue_depth)")
+    if depth is None:
+        raise CheckFailedError("worker_queue_depth has no series: is worker-server scraped?")
+    if depth > 0:
+        raise CheckFailedError(f"worker queue still holds {depth:.0f} jobs")
+
+
+def no_job_lost(ctx: PostRecovery, started: datetime) -> None:
+    stuck = ctx.jobs.unfinished(created_before=started)
+    if stuck:
+        raise CheckFailedError(f"{len(stuck)} jobs not terminal: {dict(list(stuck.items())[:10])}")
+
+
+def alerts_resolved(ctx: PostRecovery, started: datetime) -> None:
+    firing = ctx.prometheus.values('ALERTS{alertstate="firing", alertname!="Watchdog"}')
+    if firing:
+        raise CheckFailedError(f"alerts firing in Prometheus: {sorted(firing)}")
+    active = ctx.alertmanager.active_alertnames() - {"Watchdog"}
+    if active:
+        raise CheckFailedError(f"alerts active in Alertmanager: {sorted(active)}")
+    # Alertmanager sends the resolved notification a group_interval later: Slack still owes it.
+    unresolved = ctx.slack.unresolved()
+    if unresolved:
+        raise CheckFailedError(f"Slack has no resolved message yet for {sorted(unresolved)}")
+
+
+Check = Callable[[PostRecovery, datetime], None]
+
+# In the order they run (and appear in the checklist): cheap and causal first, and the alert
+# check last because a resolved notification arrives a group_interval after everything else.
+POST_RECOVERY_CHECKS: dict[str, Check] = {
+    "no-fault-active": no_fault_active,
+    "containers-healthy": containers_healthy,
+    "error-ratio-under-slo": error_ratio_under_slo,
+    "worker-queue-drained": worker_queue_drained,
+    "no-job-lost": no_job_lost,
+    "alerts-resolved": alerts_resolved,
+}
+# Seconds from the reference event (the recovery start), the checks' SLOs.
+DEFAULT_DEADLINES: dict[str, float] = {
+    "no-fault-active": 30,
+    "containers-healthy": 90,
+    "error-ratio-under-slo": 120,
+    "worker-queue-drained": 120,
+    "no-job-lost": 180,
+    "alerts-resolved": 180,
+}
+
+
+def checklist_event(name: str) -> str:
+    return f"checklist: {name}"
+
+
+def _passes(check: Check, ctx: PostRecovery, started: datetime) -> bool:
+    check(ctx, started)  # raises CheckFailedError while not yet; wait_until reports the last one
+    return True
+
+
+def run_post_recovery_checklist(
+    ctx: PostRecovery,
+    timeline: Timeline,
+    *,
+    since: str = RECOVERY,
+    deadlines: Mapping[str, float] | None = None,
+) -> list[Event]:
+    """Every [자동] item of the post-recovery checklist, in order, each within its deadline.
+
+    Each deadline counts from `since` (the recovery start, or the fault for one that expires by
+    itself), and each pass is a timeline event; the last one, CHECKLIST_PASSED, ends MTTR.
+    """
+    limits = {**DEFAULT_DEADLINES, **(deadlines or {})}
+    started = datetime.now(UTC)  # jobs created before this must all finish
+    events = []
+    for name, check in POST_RECOVERY_CHECKS.items():
+        wait_until(
+            partial(_passes, check, ctx, started),
+            timeout=timeline.budget(since, limits[name]),
+            interval=2,
+            what=f"post-recovery check {name}",
+        )
+        events.append(timeline.mark(checklist_event(name), slo=limits[name], since=since))
+    events.append(timeline.mark(CHECKLIST_PASSED, slo=max(limits.values()), since=since))
+    return events

@@ -13,7 +13,13 @@ from dotenv import dotenv_values
 from infralab.paths import ENV_EXAMPLE, ENV_FILE
 
 # Left empty in .env.example; `make up` fills each with a fresh random value.
-GENERATED_SECRETS = ("ADMIN_TOKEN", "LAB_OPS_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "POSTGRES_PASSWORD")
+GENERATED_SECRETS = (
+    "ADMIN_TOKEN",
+    "LAB_OPS_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    "JENKINS_ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+)
 # Derived from LAB_OPS_USER / LAB_OPS_PASSWORD (nginx basic auth for the ops routes).
 HTPASSWD_KEY = "LAB_OPS_HTPASSWD"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import allure
 import httpx
@@ -10,12 +10,18 @@ import pytest
 
 from infralab import stack
 from infralab.alerts import Alertmanager, SlackSink
+from infralab.checklist import PostRecovery
 from infralab.cli import prepare_images
 from infralab.endpoints import Endpoints
 from infralab.faults import Faults
 from infralab.images import ImagePlan
+from infralab.jobs import Jobs
 from infralab.lab import Lab
+from infralab.logs import LogSource, choose_log_source
 from infralab.prometheus import Prometheus
+from infralab.reports import IncidentRecorder, Verdict
+from infralab.scenario import scenario_for
+from infralab.sentry import SentrySink
 from infralab.timeline import Timeline
 
 
@@ -110,3 +116,76 @@ def timeline(request: pytest.FixtureRequest) -> Iterator[Timeline]:
     markdown = recorded.to_markdown()
     allure.attach(markdown, name="timeline", attachment_type=allure.attachment_type.TEXT)
     print("\n" + markdown)
+
+
+@pytest.fixture(scope="session")
+def sentry(ops_http: httpx.Client) -> SentrySink:
+    return SentrySink(ops_http)
+
+
+@pytest.fixture
+def jobs(lab_http: httpx.Client) -> Jobs:
+    """core-server's jobs API; per test, so "no job lost" looks at this drill's jobs."""
+    return Jobs(lab_http)
+
+
+@pytest.fixture(scope="session")
+def log_source(lab: Lab, ops_http: httpx.Client) -> LogSource:
+    """Loki where it runs and receives this lab's logs (via nginx's /loki/), container logs otherwise."""
+    return choose_log_source(lab, ops_http)
+
+
+@pytest.fixture
+def post_recovery(
+    lab: Lab, prometheus: Prometheus, alertmanager: Alertmanager, slack: SlackSink, faults: Faults, jobs: Jobs
+) -> PostRecovery:
+    """What run_post_recovery_checklist looks at."""
+    return PostRecovery(lab, prometheus, alertmanager, slack, faults, jobs)
+
+
+_PHASES = pytest.StashKey[dict[str, Verdict | None]]()  # None: the phase was skipped
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's outcome on the item: the incident report's verdict reads it at teardown."""
+    report: pytest.TestReport = yield
+    # exconly() is the assertion with pytest's explanation, without the traceback.
+    failure = (call.excinfo.exconly() if call.excinfo else report.longreprtext) if report.failed else ""
+    item.stash.setdefault(_PHASES, {})[report.when] = (
+        None if report.skipped else Verdict(report.passed, failure, call.when)
+    )
+    return report
+
+
+def _verdict(phases: dict[str, Verdict | None]) -> Verdict | None:
+    """The run's verdict; None when it was skipped (no drill ran, no report)."""
+    if any(v is None for v in phases.values()):
+        return None
+    failed = next((v for v in phases.values() if v is not None and not v.passed), None)
+    return failed or phases.get("call") or Verdict(False, "the drill did not run", "setup")
+
+
+@pytest.fixture(autouse=True)
+def incident_report(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A `failure` test whose module declares SCENARIO gets reports/incidents/<date>-<name>.md, pass or fail."""
+    marked = request.node.get_closest_marker("failure") is not None
+    scenario = scenario_for(request.module, request.node.originalname) if marked else None
+    if scenario is None:
+        yield
+        return
+    recorder = IncidentRecorder(
+        scenario,
+        request.getfixturevalue("timeline"),
+        test_id=request.node.nodeid,
+        prometheus=request.getfixturevalue("prometheus"),
+        slack=request.getfixturevalue("slack"),
+        sentry=request.getfixturevalue("sentry"),
+        logs=request.getfixturevalue("log_source"),
+    )
+    yield
+    verdict = _verdict(request.node.stash.get(_PHASES, {}))
+    if verdict is not None:
+        _log(f"incident report: {recorder.finish(verdict)}")

@@ -1,63 +1,92 @@
-"""nginx-502: core-server replicas go away.
-
-Hypotheses:
-1. One of the two core-server replicas stops: nginx routes around it and clients see no
-   5xx; Prometheus notices and a *warning* CoreReplicaDown reaches #lab-warning.
-2. Both replicas stop: nginx keeps serving and answers /api/ with a JSON 502 (never a hang
-   or an HTML page; at most a connect timeout, 504, while the kernel still believes a
-   vanished address is reachable), nginx's own metrics count the 502s, and the *critical*
-   CoreServerAllReplicasDown and EntryPoint5xxRatioHigh reach #lab-critical.
-In both, once the replicas are back /api/ answers 200, Slack gets the resolved notification
-and every alert resolves (the recovery checklist).
-"""
+"""nginx-502: core-server replicas go away - one (nobody should notice) or both (clean 502s)."""
 
 from __future__ import annotations
-
-import time
 
 import httpx
 import pytest
 
-from infralab.alerts import Alertmanager, SlackSink
-from infralab.checklist import wait_recovered, wait_steady_state
-from infralab.lab import Lab
-from infralab.prometheus import Prometheus
-from infralab.timeline import Timeline
+from infralab.drill import Drill
+from infralab.scenario import RECOVERY, Expected, Graph, NotExpected, Scenario, SignalKind
 from infralab.waiting import wait_until
 
 pytestmark = pytest.mark.failure
 
-FAULT = "fault injected"
-RECOVERY = "recovery started"
+NGINX_502 = 'sum(increase(nginx_http_requests_total{route="api", status="502"}[1m]))'
+RUNBOOK = "docs/failure-experiments/nginx-502.md"
+GRAPHS = (
+    Graph("core-server targets up", ('sum(up{job="core-server"})',)),
+    Graph("nginx /api 5xx ratio", ('route:nginx_http_requests_5xx:ratio_rate1m{route="api"}',)),
+)
+NO_SENTRY = "a stopped replica sends nothing, and nginx answers the 502 itself (nginx has no Sentry SDK)"
 
-# Seconds from the fault, or from the recovery start for the recovery checklist.
-SLO_ONE_REPLICA = {
-    "warning in Slack": 45,
-    "resolved notification in Slack": 60,
-    "every container healthy": 90,
-    "every alert resolved": 150,
+SCENARIOS = {
+    "test_one_replica_down_is_invisible_to_clients_and_a_warning": Scenario(
+        name="nginx-502-one-replica",
+        hypothesis=(
+            "One of the two core-server replicas stops: nginx routes around it and clients see no 5xx; "
+            "Prometheus notices and a *warning* CoreReplicaDown reaches #lab-warning, nothing critical."
+        ),
+        fault="container.stop on core-1",
+        slo={"target down in Prometheus": 30, "warning in Slack": 45, "resolved notification in Slack": 60},
+        signals={
+            SignalKind.METRIC: Expected("target down in Prometheus"),
+            SignalKind.LOG: NotExpected("nginx retries the other replica silently: no client-facing error is logged"),
+            SignalKind.SENTRY: NotExpected(NO_SENTRY),
+            SignalKind.SLACK: Expected("warning in Slack"),
+        },
+        graphs=GRAPHS,
+        runbook=f"{RUNBOOK}#runbook-replica",
+    ),
+    "test_all_replicas_down_gives_json_502_and_critical_alerts": Scenario(
+        name="nginx-502-all-replicas",
+        hypothesis=(
+            "Both replicas stop: nginx keeps serving and answers /api/ with a JSON 502 (never a hang or an HTML "
+            "page; at most a 504 while the kernel still believes a vanished address is reachable), nginx's own "
+            "metrics count the 502s, and the *critical* CoreServerAllReplicasDown and EntryPoint5xxRatioHigh "
+            "reach #lab-critical. Once the replicas are back /api/ answers 200 and every alert resolves."
+        ),
+        fault="container.stop on core-1 and core-2",
+        slo={
+            "502 at the entry point": 15,
+            "502 in nginx's access log": 20,
+            "502s in nginx's metrics": 30,
+            "critical alert in Slack": 45,
+            "entry-point 5xx alert in Slack": 60,
+            "/api/health 200 again": 90,
+            # The entry-point ratio looks back a minute: it resolves a minute after the 502s end.
+            "resolved notification in Slack": 120,
+        },
+        signals={
+            SignalKind.METRIC: Expected("502s in nginx's metrics"),
+            SignalKind.LOG: Expected("502 in nginx's access log"),
+            SignalKind.SENTRY: NotExpected(NO_SENTRY),
+            SignalKind.SLACK: Expected("critical alert in Slack"),
+        },
+        graphs=(*GRAPHS, Graph("nginx /api 502 in the last minute", (NGINX_502,))),
+        runbook=f"{RUNBOOK}#runbook",
+    ),
 }
-SLO_ALL_REPLICAS = {
-    "502 at the entry point": 15,
-    "502s in nginx's metrics": 30,
-    "critical alert in Slack": 45,
-    "entry-point 5xx alert in Slack": 60,
-    "/api/health 200 again": 90,
-    "resolved notification in Slack": 60,
-    "every container healthy": 90,
-    "every alert resolved": 150,
-}
 
 
-def _stop_from_steady_state(
-    lab: Lab, alertmanager: Alertmanager, slack: SlackSink, timeline: Timeline, *replicas: str
-) -> int:
-    """The fault: stop the replicas once the lab is steady; returns the Slack cursor from before it."""
-    wait_steady_state(lab, alertmanager, slack)
-    since = slack.cursor()
-    lab.stop(*replicas)
-    timeline.mark(FAULT)
-    return since
+def test_one_replica_down_is_invisible_to_clients_and_a_warning(drill: Drill, lab_http: httpx.Client) -> None:
+    drill.inject("container.stop", drill.container("core-1"), ttl=180)
+    try:
+        drill.metric("target down in Prometheus", 'up{instance="core-1:8081"}', lambda up: up == 0)
+        # Clients keep calling until the warning arrives: every answer must be a 200.
+        statuses: list[int] = []
+
+        def warned() -> bool:
+            statuses.append(lab_http.get("/api/health").status_code)
+            return any(m.alertname == "CoreReplicaDown" and m.status == "firing" for m in drill.slack_messages())
+
+        wait_until(warned, timeout=45, interval=0.2, what="clients served until the warning")
+        warning = drill.slack_alert("warning in Slack", "CoreReplicaDown", channel="#lab-warning")
+        assert set(statuses) == {200}, f"clients saw {sorted(set(statuses))} over {len(statuses)} calls"
+        assert "core-1:8081" in warning.text
+        assert not [m for m in drill.slack_messages() if m.channel == "#lab-critical"]
+    finally:
+        drill.recover()
+    drill.recovered()
 
 
 def _status(client: httpx.Client, status: int, seen: list[int] | None = None) -> httpx.Response | None:
@@ -67,139 +96,32 @@ def _status(client: httpx.Client, status: int, seen: list[int] | None = None) ->
     return response if response.status_code == status else None
 
 
-def test_one_replica_down_is_invisible_to_clients_and_a_warning(
-    lab: Lab,
-    lab_http: httpx.Client,
-    slack: SlackSink,
-    alertmanager: Alertmanager,
-    prometheus: Prometheus,
-    timeline: Timeline,
-) -> None:
-    slo = SLO_ONE_REPLICA
-    since = _stop_from_steady_state(lab, alertmanager, slack, timeline, "core-1")
-    try:
-        # Clients keep calling until the warning arrives: every answer must be a 200.
-        statuses: list[int] = []
-
-        def warned() -> bool:
-            statuses.append(lab_http.get("/api/health").status_code)
-            return any(m.alertname == "CoreReplicaDown" and m.status == "firing" for m in slack.messages(since))
-
-        wait_until(
-            warned,
-            timeout=timeline.budget(FAULT, slo["warning in Slack"]),
-            interval=0.2,
-            what="CoreReplicaDown in Slack",
-        )
-        timeline.mark("warning in Slack", slo=slo["warning in Slack"])
-        assert set(statuses) == {200}, f"clients saw {sorted(set(statuses))} over {len(statuses)} calls"
-        warning = next(m for m in slack.messages(since) if m.alertname == "CoreReplicaDown")
-        assert warning.channel == "#lab-warning"
-        assert "core-1:8081" in warning.text
-        assert not [m for m in slack.messages(since) if m.channel == "#lab-critical"]
-    finally:
-        lab.start("core-1")
-        timeline.mark(RECOVERY)
-
-    slack.wait_for(
-        "CoreReplicaDown",
-        "resolved",
-        since=warning.seq,
-        timeout=timeline.budget(RECOVERY, slo["resolved notification in Slack"]),
-    )
-    timeline.mark("resolved notification in Slack", slo=slo["resolved notification in Slack"])
-    wait_recovered(
-        lab,
-        prometheus,
-        timeline,
-        since=RECOVERY,
-        healthy_slo=slo["every container healthy"],
-        resolved_slo=slo["every alert resolved"],
-    )
-
-
-def test_all_replicas_down_gives_json_502_and_critical_alerts(
-    lab: Lab,
-    lab_http: httpx.Client,
-    slack: SlackSink,
-    alertmanager: Alertmanager,
-    prometheus: Prometheus,
-    timeline: Timeline,
-) -> None:
-    slo = SLO_ALL_REPLICAS
-    since = _stop_from_steady_state(lab, alertmanager, slack, timeline, "core-1", "core-2")
+def test_all_replicas_down_gives_json_502_and_critical_alerts(drill: Drill, lab_http: httpx.Client) -> None:
+    drill.inject("container.stop", drill.container("core-1"), ttl=180)
+    drill.inject("container.stop", drill.container("core-2"), ttl=180)
     try:
         seen: list[int] = []
-        bad = wait_until(
-            lambda: _status(lab_http, 502, seen),
-            timeout=timeline.budget(FAULT, slo["502 at the entry point"]),
-            what="nginx 502",
-        )
-        timeline.mark("502 at the entry point", slo=slo["502 at the entry point"])
-        assert bad.value.headers["content-type"].startswith("application/json")
-        body = bad.value.json()
+        bad = drill.wait_until("502 at the entry point", lambda: _status(lab_http, 502, seen))
+        assert bad.headers["content-type"].startswith("application/json")
+        body = bad.json()
         assert body["error"] == "bad_gateway"
-        assert body["request_id"] == bad.value.headers["x-request-id"]
+        assert body["request_id"] == bad.headers["x-request-id"]
         # Before the ARP entry of a vanished address fails, a connect may time out: 504, never anything else.
         assert set(seen) <= {200, 502, 504}, seen
+        drill.log_line("502 in nginx's access log", "nginx", body["request_id"], status="502")
 
         # Clients keep calling while the 502s are counted (a counter's first sample has no increase).
-        started = time.monotonic()
-        wait_until(
-            lambda: (
-                lab_http.get("/api/health")
-                and (prometheus.value('sum(increase(nginx_http_requests_total{route="api", status="502"}[1m]))') or 0)
-                > 0
-            ),
-            timeout=timeline.budget(FAULT, slo["502s in nginx's metrics"]),
-            what="502s counted in nginx_http_requests_total",
+        drill.wait_until(
+            "502s in nginx's metrics",
+            lambda: lab_http.get("/api/health") and (drill.prometheus.value(NGINX_502) or 0) > 0,
         )
-        assert time.monotonic() - started < slo["502s in nginx's metrics"]
-        timeline.mark("502s in nginx's metrics", slo=slo["502s in nginx's metrics"])
-
-        alert = slack.wait_for(
-            "CoreServerAllReplicasDown",
-            "firing",
-            since=since,
-            timeout=timeline.budget(FAULT, slo["critical alert in Slack"]),
-        )
-        timeline.mark("critical alert in Slack", slo=slo["critical alert in Slack"])
-        assert alert.value.channel == "#lab-critical"
-        assert "CRITICAL" in alert.value.text
-        assert "docs/failure-experiments/nginx-502.md#runbook" in alert.value.text
-
+        alert = drill.slack_alert("critical alert in Slack", "CoreServerAllReplicasDown", channel="#lab-critical")
+        assert "CRITICAL" in alert.text
+        assert f"{RUNBOOK}#runbook" in alert.text
         # What clients see, from nginx's own counts (admin-server's synthetic traffic keeps /api/ busy).
-        entry = slack.wait_for(
-            "EntryPoint5xxRatioHigh",
-            "firing",
-            since=since,
-            timeout=timeline.budget(FAULT, slo["entry-point 5xx alert in Slack"]),
-        )
-        timeline.mark("entry-point 5xx alert in Slack", slo=slo["entry-point 5xx alert in Slack"])
-        assert (entry.value.channel, entry.value.service) == ("#lab-critical", "nginx")
+        entry = drill.slack_alert("entry-point 5xx alert in Slack", "EntryPoint5xxRatioHigh", channel="#lab-critical")
+        assert entry.service == "nginx"
     finally:
-        lab.start("core-1", "core-2")
-        timeline.mark(RECOVERY)
-
-    wait_until(
-        lambda: _status(lab_http, 200),
-        timeout=timeline.budget(RECOVERY, slo["/api/health 200 again"]),
-        what="/api/health 200",
-    )
-    timeline.mark("/api/health 200 again", slo=slo["/api/health 200 again"])
-    slack.wait_for(
-        "CoreServerAllReplicasDown",
-        "resolved",
-        since=alert.value.seq,
-        timeout=timeline.budget(RECOVERY, slo["resolved notification in Slack"]),
-    )
-    timeline.mark("resolved notification in Slack", slo=slo["resolved notification in Slack"])
-    wait_recovered(
-        lab,
-        prometheus,
-        timeline,
-        since=RECOVERY,
-        healthy_slo=slo["every container healthy"],
-        resolved_slo=slo["every alert resolved"],
-    )
-    prometheus.wait_for('count(up{job="core-server"} == 1)', lambda v: v == 2, timeout=15)
+        drill.recover()
+    drill.wait_until("/api/health 200 again", lambda: _status(lab_http, 200), reference=RECOVERY)
+    drill.recovered()

@@ -1,0 +1,155 @@
+"""The steps every failure drill takes, each one a timeline event checked against its SLO.
+
+A drill: start from a steady lab, inject a fault the way an operator does (admin-server's
+API), wait for each signal (metric, log line, Sentry event, Slack alert) within its SLO,
+recover, then run the post-recovery checklist. SLOs come from the module's Scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from infralab.alerts import Alertmanager, SlackMessage, SlackSink
+from infralab.checklist import POST_RECOVERY_CHECKS, PostRecovery, run_post_recovery_checklist, wait_steady_state
+from infralab.lab import Lab
+from infralab.logs import LogLine, LogSelector, LogSource
+from infralab.prometheus import Prometheus
+from infralab.scenario import FAULT, RECOVERY, Scenario
+from infralab.sentry import SentryEvent, SentrySink
+from infralab.timeline import Timeline
+from infralab.waiting import wait_until
+
+T = TypeVar("T")
+
+
+@dataclass
+class Drill:
+    scenario: Scenario
+    timeline: Timeline
+    post_recovery: PostRecovery
+    sentry: SentrySink
+    logs: LogSource
+    injected: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[SlackMessage] = field(default_factory=list)
+    _slack_since: int = 0
+    _sentry_since: int = 0
+    _fault_at: datetime | None = None
+
+    @property
+    def lab(self) -> Lab:
+        return self.post_recovery.lab
+
+    @property
+    def prometheus(self) -> Prometheus:
+        return self.post_recovery.prometheus
+
+    @property
+    def alertmanager(self) -> Alertmanager:
+        return self.post_recovery.alertmanager
+
+    @property
+    def slack(self) -> SlackSink:
+        return self.post_recovery.slack
+
+    def begin(self) -> None:
+        """Wait for a steady lab and remember where the Slack and Sentry records stand."""
+        wait_steady_state(self.lab, self.alertmanager, self.slack)
+        self._slack_since = self.slack.cursor()
+        self._sentry_since = self.sentry.cursor()
+
+    def container(self, service: str) -> str:
+        """The container name admin-server's container faults take as target."""
+        return self.lab.container(service).name
+
+    def inject(self, fault_type: str, target: str, *, ttl: int, **params: Any) -> dict[str, Any]:
+        # Log lines are searched from before the call: a stop fault's own shutdown lines are
+        # written while admin-server is still answering.
+        calling = datetime.now(UTC)
+        fault = self.post_recovery.faults.inject(fault_type, target, ttl=ttl, **params)
+        self.injected.append(fault)
+        if self._fault_at is None:
+            self._fault_at = calling
+            self.timeline.mark(FAULT)
+        return fault
+
+    def revert(self, fault: dict[str, Any]) -> None:
+        self.post_recovery.faults.revert(fault["id"])
+
+    def _budget(self, event: str, reference: str) -> float:
+        return self.timeline.budget(reference, self.scenario.slo[event])
+
+    def _mark(self, event: str, reference: str) -> None:
+        self.timeline.mark(event, slo=self.scenario.slo[event], since=reference)
+
+    def wait_until(self, event: str, probe: Callable[[], T | None], *, reference: str = FAULT) -> T:
+        """Any condition of the drill, as a timeline event within its SLO."""
+        value = wait_until(probe, timeout=self._budget(event, reference), what=event).value
+        self._mark(event, reference)
+        return value
+
+    def metric(self, event: str, expr: str, predicate: Callable[[float], bool], *, reference: str = FAULT) -> float:
+        timeout = self._budget(event, reference)
+        value = self.prometheus.wait_for(expr, predicate, timeout=timeout, what=f"{event}: {expr}").value
+        self._mark(event, reference)
+        return value
+
+    def log_line(self, event: str, services: str | tuple[str, ...], contains: str, **fields: str) -> LogLine:
+        """A line of one of `services`' logs since the fault, holding `contains` and the JSON fields."""
+        assert self._fault_at is not None, "inject a fault first"
+        since = self._fault_at
+        selectors = [
+            LogSelector(s, contains=contains, fields=fields)
+            for s in ((services,) if isinstance(services, str) else services)
+        ]
+
+        def probe() -> LogLine | None:
+            return next((line for s in selectors for line in self.logs.search(s, since)), None)
+
+        line = self.wait_until(event, probe)
+        self.logs.found.append(line)
+        return line
+
+    def sentry_event(self, event: str, service: str, *, exception_type: str | None = None) -> SentryEvent:
+        found = self.sentry.wait_for(
+            service, since=self._sentry_since, timeout=self._budget(event, FAULT), exception_type=exception_type
+        ).value
+        self._mark(event, FAULT)
+        return found
+
+    def slack_messages(self) -> list[SlackMessage]:
+        """What reached Slack since the drill began."""
+        return self.slack.messages(self._slack_since)
+
+    def slack_alert(self, event: str, alertname: str, *, channel: str) -> SlackMessage:
+        message = self.slack.wait_for(
+            alertname, "firing", since=self._slack_since, timeout=self._budget(event, FAULT)
+        ).value
+        self._mark(event, FAULT)
+        assert message.channel == channel, f"{alertname} went to {message.channel}, expected {channel}"
+        self.alerts.append(message)
+        return message
+
+    def recover(self) -> None:
+        """Revert every fault the drill injected (one already expired or reverted is fine)."""
+        active = {f["id"] for f in self.post_recovery.faults.active()}
+        for fault in self.injected:
+            if fault["id"] in active:
+                self.revert(fault)
+        self.timeline.mark(RECOVERY)
+
+    def recovered(self) -> None:
+        """Slack got the resolution of every alert the drill saw, then the post-recovery checklist."""
+        for alert in self.alerts:
+            self.slack.wait_for(
+                alert.alertname,
+                "resolved",
+                since=alert.seq,
+                timeout=self._budget("resolved notification in Slack", RECOVERY),
+            )
+        if self.alerts:
+            self._mark("resolved notification in Slack", RECOVERY)
+        deadlines = {name: s for name, s in self.scenario.slo.items() if name in POST_RECOVERY_CHECKS}
+        run_post_recovery_checklist(self.post_recovery, self.timeline, since=RECOVERY, deadlines=deadlines)

@@ -1,0 +1,59 @@
+"""cpu-100: busy loops saturate one core-server replica's CPU quota."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from infralab.drill import Drill
+from infralab.scenario import RECOVERY, Expected, Graph, NotExpected, Scenario, SignalKind
+
+pytestmark = pytest.mark.failure
+
+CORE_1 = 'container_label_com_docker_compose_service="core-1"'
+CPU = f"sum(rate(container_cpu_usage_seconds_total{{{CORE_1}}}[30s]))"
+THROTTLED = (
+    f"sum(rate(container_cpu_cfs_throttled_periods_total{{{CORE_1}}}[30s]))"
+    f" / sum(rate(container_cpu_cfs_periods_total{{{CORE_1}}}[30s]))"
+)
+
+SCENARIO = Scenario(
+    name="cpu-100",
+    hypothesis=(
+        "Two busy threads in core-1 use its whole 1-CPU quota and the kernel throttles it. cAdvisor shows the "
+        "saturation and the throttling, the CPU saturation warning reaches #lab-warning, and clients still get "
+        "200s. After the fault is reverted CPU use falls back and every alert resolves."
+    ),
+    fault="chaos.cpu on core-1 (2 workers, 100 %)",
+    slo={
+        "fault in core-1's log": 15,
+        "CPU saturated in cAdvisor": 45,
+        "CPU throttled in cAdvisor": 60,
+        "warning in Slack": 120,
+        "CPU back to normal": 60,
+        "resolved notification in Slack": 90,
+    },
+    signals={
+        SignalKind.METRIC: Expected("CPU saturated in cAdvisor"),
+        SignalKind.LOG: Expected("fault in core-1's log"),
+        SignalKind.SENTRY: NotExpected("a busy CPU slows requests down but fails none"),
+        SignalKind.SLACK: Expected("warning in Slack"),
+    },
+    graphs=(Graph("core-1 CPU (cores) and throttled share", (CPU, THROTTLED)),),
+)
+
+
+def test_a_saturated_replica_is_throttled_and_warned_about(drill: Drill, lab_http: httpx.Client) -> None:
+    drill.inject("chaos.cpu", "core-1", ttl=240, workers=2, load_percent=100)
+    try:
+        drill.log_line("fault in core-1's log", "core-1", "chaos fault injected", kind="cpu")
+        drill.metric("CPU saturated in cAdvisor", CPU, lambda cores: cores > 0.85)
+        drill.metric("CPU throttled in cAdvisor", THROTTLED, lambda share: share > 0.5)
+        alert = drill.slack_alert("warning in Slack", "ContainerCpuSaturated", channel="#lab-warning")
+        assert "core-1" in alert.title + alert.text
+        statuses = {lab_http.get("/api/health").status_code for _ in range(10)}
+        assert statuses == {200}, f"clients saw {statuses} while core-1 was saturated"
+    finally:
+        drill.recover()
+    drill.metric("CPU back to normal", CPU, lambda cores: cores < 0.5, reference=RECOVERY)
+    drill.recovered()

@@ -1,0 +1,188 @@
+"""The post-recovery checklist: its [자동] items are exactly the checks the suite runs, in order."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from infralab import checklist
+from infralab.checklist import (
+    DEFAULT_DEADLINES,
+    POST_RECOVERY_CHECKS,
+    CheckFailedError,
+    PostRecovery,
+    alerts_resolved,
+    containers_healthy,
+    error_ratio_under_slo,
+    no_fault_active,
+    no_job_lost,
+    run_post_recovery_checklist,
+    worker_queue_drained,
+)
+from infralab.paths import REPO_ROOT
+from infralab.scenario import CHECKLIST_PASSED, RECOVERY
+from infralab.stack import ServiceState
+from infralab.timeline import Timeline
+from infralab.waiting import DeadlineExceededError
+
+pytestmark = pytest.mark.unit
+
+POST_RECOVERY_MD = REPO_ROOT / "checklists" / "복구-후-검증-체크리스트.md"
+INCIDENT_MD = REPO_ROOT / "checklists" / "장애-대응-체크리스트.md"
+ITEM = re.compile(r"^- \[ \] (.*)$")
+AUTOMATIC = re.compile(r"^\[자동\] `([a-z0-9-]+)` — \S")
+
+
+def items() -> list[str]:
+    return [m[1] for line in POST_RECOVERY_MD.read_text(encoding="utf-8").splitlines() if (m := ITEM.match(line))]
+
+
+def test_automatic_items_are_the_suites_checks_one_to_one_in_order() -> None:
+    automatic = [m[1] for item in items() if (m := AUTOMATIC.match(item))]
+    assert automatic == list(POST_RECOVERY_CHECKS)
+    assert list(DEFAULT_DEADLINES) == list(POST_RECOVERY_CHECKS)
+
+
+def test_every_item_says_who_checks_it() -> None:
+    untagged = [item for item in items() if not item.startswith(("[자동] ", "[수동] "))]
+    assert untagged == []
+    assert any(item.startswith("[수동] ") for item in items())
+
+
+def test_incident_checklist_points_at_the_lab_entry_points() -> None:
+    text = INCIDENT_MD.read_text(encoding="utf-8")
+    for path in ("grafana", "prometheus", "alertmanager", "admin", "slack-sink", "sentry-sink"):
+        assert f"http://127.0.0.1:8080/{path}/" in text
+    assert "make ps" in text
+    assert "make logs s=core-1" in text
+
+
+# --- the checks, on fakes ------------------------------------------------------------------
+
+
+@dataclass
+class Fakes:
+    states: dict[str, ServiceState] = field(default_factory=dict)
+    promql: dict[str, dict[str, float]] = field(default_factory=dict)
+    am_active: set[str] = field(default_factory=lambda: {"Watchdog"})
+    slack_unresolved: set[tuple[str, str]] = field(default_factory=set)
+    faults_active: list[dict[str, Any]] = field(default_factory=list)
+    stuck_jobs: dict[str, str] = field(default_factory=dict)
+    cutoffs: list[datetime | None] = field(default_factory=list)
+
+    # Prometheus
+    def values(self, expr: str) -> dict[str, float]:
+        return self.promql.get(expr, {})
+
+    def value(self, expr: str) -> float | None:
+        return next(iter(self.promql.get(expr, {}).values()), None)
+
+    # Alertmanager, SlackSink, Faults, Jobs
+    def active_alertnames(self) -> set[str]:
+        return self.am_active
+
+    def unresolved(self) -> set[tuple[str, str]]:
+        return self.slack_unresolved
+
+    def active(self) -> list[dict[str, Any]]:
+        return self.faults_active
+
+    def unfinished(self, *, created_before: datetime | None = None) -> dict[str, str]:
+        self.cutoffs.append(created_before)
+        return self.stuck_jobs
+
+
+class FakeLab:
+    def __init__(self, fakes: Fakes) -> None:
+        self.fakes = fakes
+
+    def states(self) -> dict[str, ServiceState]:
+        return self.fakes.states
+
+
+def ctx(fakes: Fakes) -> PostRecovery:
+    return PostRecovery(FakeLab(fakes), fakes, fakes, fakes, fakes, fakes)  # type: ignore[arg-type]
+
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+HEALTHY = {
+    "promql": {"sum(worker_queue_depth)": {"": 0.0}},
+    "states": {"core-1": ServiceState("core-1", "running", "healthy")},
+}
+
+
+def test_all_checks_pass_on_a_recovered_lab() -> None:
+    fakes = Fakes(**HEALTHY)  # type: ignore[arg-type]
+    for check in POST_RECOVERY_CHECKS.values():
+        check(ctx(fakes), NOW)
+    assert fakes.cutoffs == [NOW]
+
+
+@pytest.mark.parametrize(
+    ("check", "broken", "message"),
+    [
+        (no_fault_active, {"faults_active": [{"id": "f1"}]}, r"faults still active.*f1"),
+        (containers_healthy, {"states": {"core-1": ServiceState("core-1", "exited", "none")}}, "core-1 .exited"),
+        (
+            error_ratio_under_slo,
+            {"promql": {"route:nginx_http_requests_5xx:ratio_rate1m": {"route=api": 0.2}}},
+            r"5xx ratio at or above 0.05.*route=api",
+        ),
+        (worker_queue_drained, {"promql": {"sum(worker_queue_depth)": {"": 3.0}}}, "still holds 3 jobs"),
+        (worker_queue_drained, {"promql": {}}, "no series"),
+        (no_job_lost, {"stuck_jobs": {"j1": "PENDING"}}, "1 jobs not terminal"),
+        (alerts_resolved, {"am_active": {"Watchdog", "CoreServerAllReplicasDown"}}, "active in Alertmanager"),
+        (alerts_resolved, {"slack_unresolved": {("CoreReplicaDown", "core-server")}}, "no resolved message"),
+        (
+            alerts_resolved,
+            {"promql": {'ALERTS{alertstate="firing", alertname!="Watchdog"}': {"alertname=X": 1.0}}},
+            "firing in Prometheus",
+        ),
+    ],
+)
+def test_each_check_says_what_is_still_wrong(check: checklist.Check, broken: dict[str, Any], message: str) -> None:
+    with pytest.raises(CheckFailedError, match=message):
+        check(ctx(Fakes(**{**HEALTHY, **broken})), NOW)
+
+
+def test_runner_marks_each_check_in_order_against_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[str] = []
+
+    def flaky(c: PostRecovery, started: datetime) -> None:
+        attempts.append("flaky")
+        if len(attempts) < 2:
+            raise CheckFailedError("not yet")
+
+    monkeypatch.setattr(checklist, "POST_RECOVERY_CHECKS", {"first": lambda c, s: None, "flaky": flaky})
+    monkeypatch.setattr(checklist, "DEFAULT_DEADLINES", {"first": 10.0, "flaky": 20.0})
+    monkeypatch.setattr(checklist, "wait_until", _fast(checklist.wait_until))
+    tl = Timeline("t")
+    tl.mark(RECOVERY)
+    events = run_post_recovery_checklist(ctx(Fakes()), tl)
+    assert [(e.name, e.slo, e.since) for e in events] == [
+        ("checklist: first", 10.0, RECOVERY),
+        ("checklist: flaky", 20.0, RECOVERY),
+        (CHECKLIST_PASSED, 20.0, RECOVERY),
+    ]
+    assert attempts == ["flaky", "flaky"]
+
+
+def test_runner_fails_with_the_last_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(c: PostRecovery, started: datetime) -> None:
+        raise CheckFailedError("3 jobs not terminal")
+
+    monkeypatch.setattr(checklist, "POST_RECOVERY_CHECKS", {"never": never})
+    tl = Timeline("t")
+    tl.mark(RECOVERY)
+    with pytest.raises(DeadlineExceededError, match=r"post-recovery check never.*3 jobs not terminal"):
+        run_post_recovery_checklist(ctx(Fakes()), tl, deadlines={"never": 0})
+    assert [e.name for e in tl.events] == [RECOVERY]
+
+
+def _fast(wait: Any) -> Any:
+    """wait_until without its 2-second polling interval."""
+    return lambda probe, **kw: wait(probe, **{**kw, "interval": 0.01})

@@ -1,0 +1,210 @@
+"""The Markdown incident report, rendered from a synthetic timeline and gathered from fakes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from infralab.alerts import SlackMessage, SlackSink
+from infralab.logs import LogLine, LokiLogs
+from infralab.prometheus import Series
+from infralab.reports import IncidentRecorder, IncidentRun, Verdict, render_report, report_path
+from infralab.scenario import CHECKLIST_PASSED, FAULT, RECOVERY, Expected, Graph, NotExpected, Scenario, SignalKind
+from infralab.sentry import SentryEvent, SentrySink
+from infralab.timeline import Event, Timeline
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+SCENARIO = Scenario(
+    name="nginx-502-all-replicas",
+    hypothesis="Both core-server replicas stop: nginx answers /api/ with a JSON 502.",
+    fault="`docker stop` core-1 and core-2",
+    slo={"502 at the entry point": 15, "critical alert in Slack": 45, "502 in nginx's access log": 15},
+    signals={
+        SignalKind.METRIC: Expected("502 at the entry point"),
+        SignalKind.LOG: Expected("502 in nginx's access log"),  # never marked below: a miss
+        SignalKind.SENTRY: NotExpected("a stopped JVM sends nothing"),
+        SignalKind.SLACK: Expected("critical alert in Slack"),
+    },
+    graphs=(Graph("5xx ratio", ("service:http_requests_5xx:ratio_rate1m",)),),
+    runbook="docs/failure-experiments/nginx-502.md#runbook",
+)
+
+
+def timeline() -> Timeline:
+    events = [
+        (FAULT, 0.0, None, None),
+        ("502 at the entry point", 3.0, 15, None),
+        ("critical alert in Slack", 50.0, 45, None),
+        (RECOVERY, 60.0, None, None),
+        (CHECKLIST_PASSED, 151.0, 180, RECOVERY),
+    ]
+    return Timeline("t", [Event(n, T0 + timedelta(seconds=at), at, slo, ref) for n, at, slo, ref in events])
+
+
+def slack_record(seq: int, title: str, channel: str, at: datetime) -> dict[str, Any]:
+    at_text = at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {"seq": seq, "received_at": at_text, "payload": {"channel": channel, "attachments": [{"title": title}]}}
+
+
+def sentry_record(seq: int, project: str, exception: str, at: datetime) -> dict[str, Any]:
+    event = {"event_id": f"e{seq}", "level": "error", "exception": {"values": [{"type": exception}]}}
+    return {"seq": seq, "received_at": at.isoformat(), "project": project, "item_type": "event", "event": event}
+
+
+FIRING = slack_record(
+    7, "[FIRING:1] CoreServerAllReplicasDown (core-server)", "#lab-critical", T0 + timedelta(seconds=50)
+)
+SENTRY = [sentry_record(n, "1", "PSQLException", T0 + timedelta(seconds=5)) for n in (1, 2)]
+
+
+def run(**overrides: Any) -> IncidentRun:
+    fields: dict[str, Any] = {
+        "scenario": SCENARIO,
+        "timeline": timeline(),
+        "verdict": Verdict(False, "DeadlineExceededError: log line (container): nginx contains '502'", "call"),
+        "test_id": "scenarios/test_nginx_502.py::test_all",
+        "started_at": T0 - timedelta(seconds=30),
+        "log_backend": "container",
+        "log_lines": [LogLine(T0 + timedelta(seconds=2), '{"status":502}', {"status": 502}, "container")],
+        "slack": [SlackMessage.from_record(FIRING)],
+        "sentry": [SentryEvent.from_record(r) for r in SENTRY],
+    }
+    return IncidentRun(**{**fields, **overrides})
+
+
+def test_report_sections_in_korean() -> None:
+    text = render_report(run())
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings == [
+        "# 장애 보고서: nginx-502-all-replicas",
+        "## 가설",
+        "## 장애 주입",
+        "## 판정",
+        "## 핵심 지표",
+        "## SLO",
+        "## 타임라인",
+        "## 신호",
+        "## 로그",
+        "## Slack 알림",
+        "## Sentry 이벤트",
+        "## 그래프",
+    ]
+    assert "- 결과: ❌ 실패 (fail)" in text
+    assert "DeadlineExceededError: log line (container)" in text
+    assert "런북: docs/failure-experiments/nginx-502.md#runbook" in text
+
+
+def test_mttd_mttr_and_slos() -> None:
+    text = render_report(run())
+    assert "| MTTD | 3.0s | `fault injected` → 첫 신호 `502 at the entry point` |" in text
+    assert "| MTTR | 151.0s |" in text
+    assert "| 복구 소요 | 91.0s |" in text
+    assert "| 502 at the entry point | ≤ 15s | fault injected | 3.0s | ✅ |" in text
+    assert "| critical alert in Slack | ≤ 45s | fault injected | 50.0s | ❌ |" in text
+    assert "| 502 in nginx's access log | ≤ 15s | — | — | ❌ |" in text  # never reached
+    assert "| 08:02:31.000 | +151.0s | post-recovery checklist passed | ≤ 180s | ✅ |" in text
+
+
+def test_signals_alerts_sentry_and_logs() -> None:
+    text = render_report(run())
+    assert "| metric | 예 | 502 at the entry point | ✅ 장애 후 +3.0s |" in text
+    assert "| log | 예 | 502 in nginx's access log | ❌ 미관측 |" in text
+    assert "| sentry | 아니오 | a stopped JVM sends nothing | — |" in text
+    assert "| CoreServerAllReplicasDown | core-server | #lab-critical | firing |" in text
+    assert "| core-server | error | PSQLException | 2 |" in text
+    assert "응답한 백엔드: **컨테이너 로그 (docker logs)**" in text
+    assert '- `08:00:02.000` `{"status":502}`' in text
+
+
+def test_a_pass_without_logs_or_alerts() -> None:
+    text = render_report(run(verdict=Verdict(True), log_backend=None, log_lines=[], slack=[], sentry=[]))
+    assert "- 결과: ✅ 통과 (pass)" in text
+    assert "이 드릴은 로그 단정을 하지 않았다." in text
+    assert "(받은 알림 없음)" in text
+    assert "(그래프 없음)" in text
+
+
+def test_report_path_is_dated_utc() -> None:
+    late = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+    assert report_path(SCENARIO, late, Path("/r")) == Path("/r/2026-11-26-nginx-502-all-replicas.md")
+
+
+def _client(records: list[dict[str, Any]]) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        since = int(request.url.params.get("since", 0))
+        return httpx.Response(200, json=[r for r in records if r["seq"] > since])
+
+    return httpx.Client(base_url="http://lab", transport=httpx.MockTransport(handler))
+
+
+class FakePrometheus:
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+
+    def range_query(self, expr: str, start: datetime, end: datetime) -> list[Series]:
+        if self.fail:
+            raise ConnectionError("prometheus down")
+        return [Series({"service": "core-server"}, [(start, 0.0), (end, 1.0)])]
+
+
+def test_recorder_writes_report_and_graphs_pass_or_fail(tmp_path: Path) -> None:
+    slack_records: list[dict[str, Any]] = []
+    sentry_records: list[dict[str, Any]] = []
+    tl = Timeline("t")
+    logs = LokiLogs(_client([]))
+    recorder = IncidentRecorder(
+        SCENARIO,
+        tl,
+        test_id="t",
+        prometheus=FakePrometheus(),  # type: ignore[arg-type]
+        slack=SlackSink(_client(slack_records), prefix=""),
+        sentry=SentrySink(_client(sentry_records), prefix=""),
+        logs=logs,
+        directory=tmp_path,
+    )
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    # A resolution owed by an earlier drill, arriving during the wait for a steady state.
+    slack_records.append(slack_record(1, "[RESOLVED] CoreReplicaDown (core-server)", "#lab-warning", before))
+    tl.mark(FAULT)
+    now = datetime.now(UTC) + timedelta(milliseconds=5)
+    slack_records.append(slack_record(2, "[FIRING:1] CoreServerAllReplicasDown (core-server)", "#lab-critical", now))
+    sentry_records.append(sentry_record(1, "2", "ConnectError", now))
+    logs.found.append(LogLine(now, "line", {}, "loki"))
+    tl.mark("502 at the entry point", slo=15)
+
+    path = recorder.finish(Verdict(True))
+
+    text = path.read_text(encoding="utf-8")
+    assert path.name == f"{recorder.started_at:%Y-%m-%d}-nginx-502-all-replicas.md"
+    assert (tmp_path / f"{path.stem}-1.png").read_bytes().startswith(b"\x89PNG")
+    assert f"![5xx ratio]({path.stem}-1.png)" in text
+    assert "CoreServerAllReplicasDown" in text
+    assert "CoreReplicaDown" not in text
+    assert "| worker-server | error | ConnectError | 1 |" in text
+    assert "응답한 백엔드: **Loki (query_range API)**" in text
+
+
+def test_recorder_still_writes_when_the_lab_is_down(tmp_path: Path) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    down = httpx.Client(base_url="http://lab", transport=httpx.MockTransport(refuse))
+    recorder = IncidentRecorder(
+        SCENARIO,
+        Timeline("t"),
+        test_id="t",
+        prometheus=FakePrometheus(fail=True),  # type: ignore[arg-type]
+        slack=SlackSink(down, prefix=""),
+        directory=tmp_path,
+    )
+    text = recorder.finish(Verdict(False, "StackError: lab not healthy", "setup")).read_text(encoding="utf-8")
+    assert "실패 (setup 단계)" in text
+    assert "## 보고서 작성 중 문제" in text
+    assert "- Slack cursor: ConnectError('refused')" in text
+    assert "graph '5xx ratio': ConnectionError('prometheus down')" in text
