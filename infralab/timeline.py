@@ -32,6 +32,16 @@ class Timeline:
         self.events.append(event)
         return event
 
+    def record(self, name: str, at: datetime, *, slo: float | None = None, since: str | None = None) -> Event:
+        """An event seen after the fact, at the wall-clock time a record says it happened
+        (a Slack message's arrival): placed among the others by its time."""
+        if not self.events:
+            raise ValueError(f"{name!r}: record events only after the first mark (the fault)")
+        event = Event(name, at, (at - self.events[0].at).total_seconds(), slo, since)
+        position = next((i for i, e in enumerate(self.events) if e.offset > event.offset), len(self.events))
+        self.events.insert(position, event)
+        return event
+
     def budget(self, reference: str, slo: float) -> float:
         """Seconds left of an SLO counted from an earlier event (never negative)."""
         return max(0.0, slo - (time.monotonic() - self._start - self._get(reference).offset))

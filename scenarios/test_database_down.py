@@ -44,6 +44,7 @@ SCENARIO = Scenario(
         Graph("core-server 5xx per second", (FIVE_XX,)),
         Graph("HikariCP active and pending connections", (ACTIVE, PENDING)),
     ),
+    runbook="docs/failure-experiments/database-down.md#runbook",
 )
 
 

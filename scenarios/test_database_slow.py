@@ -39,6 +39,7 @@ SCENARIO = Scenario(
         SignalKind.SLACK: Expected("alert in Slack"),
     },
     graphs=(Graph("HikariCP pending connections and timeouts", (PENDING, TIMEOUTS)),),
+    runbook="docs/failure-experiments/database-slow.md#runbook",
 )
 
 

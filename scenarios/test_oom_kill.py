@@ -48,6 +48,7 @@ SCENARIO = Scenario(
             ),
         ),
     ),
+    runbook="docs/failure-experiments/oom-kill.md#runbook",
 )
 
 

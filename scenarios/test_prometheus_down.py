@@ -41,6 +41,7 @@ SCENARIO = Scenario(
         SignalKind.SLACK: Expected("heartbeat silent (dead-man's switch fires)"),
     },
     graphs=(Graph("Prometheus up (gap = outage)", ('up{job="prometheus"}',)),),
+    runbook="docs/failure-experiments/prometheus-down.md#runbook",
 )
 
 

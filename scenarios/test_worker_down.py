@@ -39,6 +39,7 @@ SCENARIO = Scenario(
         Graph("worker target up", ('up{job="worker-server"}',)),
         Graph("jobs by status (core-server)", ('max by (status) (core_jobs{job="core-server"})',)),
     ),
+    runbook="docs/failure-experiments/worker-down.md#runbook",
 )
 
 

@@ -787,8 +787,8 @@ def containers_and_host() -> Dashboard:
             ),
             timeseries(
                 "CPU used / limit",
-                Q('container:cpu_usage:ratio_limit_rate30s{container=~"$container"}', "{{container}}"),
-                description="container:cpu_usage:ratio_limit_rate30s (containers.yml): ContainerCpuSaturated at 90%.",
+                Q('container:cpu_usage:ratio_limit_rate1m{container=~"$container"}', "{{container}}"),
+                description="container:cpu_usage:ratio_limit_rate1m (containers.yml): ContainerCpuSaturated at 90%.",
                 unit="percentunit",
                 thresholds=_steps(("green", None), ("red", 0.9)),
                 w=12,

@@ -37,6 +37,10 @@ EVENT_ONLY: dict[tuple[str, str, str], str] = {
     (ANY_DASHBOARD, "annotation: Chaos (in-service)", "Anno"): "an annotation marks a chaos fault while one is active",
     ("experiments", "Faults active by type and target", "A"): _FAULT_LABELS,
     ("experiments", "Fault state by type and target", "A"): _FAULT_LABELS,
+    ("worker-ext-api", "toxiproxy bytes/s by proxy", "A"): (
+        "toxiproxy counts a connection's bytes when it closes; on a fresh lab the pooled connections "
+        "(HikariCP to postgres, the worker's keep-alive to ext-api) may not have closed yet"
+    ),
     ("experiments", "Fault ends by type and reason", "A"): (
         "infralab_fault_reverts_total{type,reason} is created at a fault's first end (revert, expiry, reconcile)"
     ),

@@ -83,3 +83,17 @@ def test_csv_has_one_row_per_event() -> None:
         "slo_s": "45",
         "since": "",
     }
+
+
+def test_an_event_recorded_after_the_fact_takes_its_place_by_time() -> None:
+    timeline = synthetic((FAULT, 0.0, None, None), (RECOVERY, 40.0, None, None), (CHECKLIST_PASSED, 90.0, 180, None))
+    resolved = timeline.record("resolved in Slack", T0 + timedelta(seconds=62.5), slo=60, since=RECOVERY)
+    assert resolved.offset == 62.5
+    assert [e.name for e in timeline.events] == [FAULT, RECOVERY, "resolved in Slack", CHECKLIST_PASSED]
+    assert timeline.between(RECOVERY, "resolved in Slack") == 22.5
+    assert timeline.slo_met(resolved, ANCHORS) is True
+
+
+def test_recording_needs_the_fault_first() -> None:
+    with pytest.raises(ValueError, match="first mark"):
+        Timeline("empty").record("resolved in Slack", T0)
