@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin suite report
+.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin test-cadvisor suite report
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -38,7 +38,7 @@ lint: $(STAMP) ## Python lint and types
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test-unit: test-core test-worker test-admin ## unit tests of the three services
+test-unit: test-core test-worker test-admin test-cadvisor ## unit tests of the three services (and cAdvisor's main)
 
 test-core:
 	cd core-server && mvn -B -q test
@@ -48,6 +48,9 @@ test-worker:
 
 test-admin:
 	cd admin-server && test -z "$$(gofmt -l .)" && go vet ./... && go test ./...
+
+test-cadvisor:
+	cd compose/offline/cadvisor && test -z "$$(gofmt -l .)" && go vet ./...
 
 suite: $(STAMP) ## the pytest suite: unit, static config checks, then the lab (up once) for smoke and failure drills
 	$(PY) -m pytest $(PYTEST_ARGS)

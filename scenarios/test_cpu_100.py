@@ -29,7 +29,8 @@ SCENARIO = Scenario(
         "fault in core-1's log": 15,
         "CPU saturated in cAdvisor": 45,
         "CPU throttled in cAdvisor": 60,
-        "warning in Slack": 120,
+        # cAdvisor's 1m rate window fills (~60 s), then the alert's `for: 30s`, then group_wait.
+        "warning in Slack": 150,
         "CPU back to normal": 60,
         "resolved notification in Slack": 90,
     },

@@ -33,6 +33,8 @@ SCENARIO = Scenario(
         "API answers again": 60,
         "every job finished": 120,
         "resolved notification in Slack": 90,
+        # The availability slow-burn alert looks back 2m30s (its short window): it resolves last.
+        "alerts-resolved": 240,
     },
     signals={
         SignalKind.METRIC: Expected("5xx in core-server's metrics"),

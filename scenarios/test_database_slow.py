@@ -31,6 +31,8 @@ SCENARIO = Scenario(
         "alert in Slack": 90,
         "pool drained": 30,
         "resolved notification in Slack": 90,
+        # The availability slow-burn alert looks back 2m30s (its short window): it resolves last.
+        "alerts-resolved": 240,
     },
     signals={
         SignalKind.METRIC: Expected("pool timeouts in Prometheus"),
