@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin test-cadvisor suite report
+.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin test-cadvisor suite report bench
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -54,6 +54,9 @@ test-cadvisor:
 
 suite: $(STAMP) ## the pytest suite: unit, static config checks, then the lab (up once) for smoke and failure drills
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) ## measure a running lab against its goals (BENCH_PROJECT, BENCH_NOISE_SECONDS; docs/benchmarks.md)
+	@$(LAB) bench
 
 ALLURE := .lab/tools/allure/node_modules/allure-commandline/dist/bin/allure
 $(ALLURE):

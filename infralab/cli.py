@@ -1,4 +1,4 @@
-"""`python -m infralab <command>`: what the Makefile's up/down/clean/ps/logs targets run."""
+"""`python -m infralab <command>`: what the Makefile's up/down/clean/ps/logs/bench targets run."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 from python_on_whales.exceptions import DockerException
 
-from infralab import stack
+from infralab import bench, stack
 from infralab.envfile import ensure_env, read_env
 from infralab.images import ImageError, ImageMode, ImagePlan, resolve_images
 from infralab.stack import StackError
@@ -97,6 +97,11 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(_: argparse.Namespace) -> int:
+    """Settings come from BENCH_* variables (what `make bench` passes through)."""
+    return bench.run(bench.Settings.from_environ(), say)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infralab", description="infra-lab control")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,5 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("--follow", "-f", action="store_true")
     logs.add_argument("--tail", default="200")
     logs.set_defaults(func=cmd_logs)
+    sub.add_parser(
+        "bench",
+        help="measure a running lab (BENCH_PROJECT, BENCH_ENV_FILE, BENCH_REQUESTS, BENCH_JOBS, BENCH_NOISE_SECONDS)",
+    ).set_defaults(func=cmd_bench)
     args = parser.parse_args(argv)
     return int(args.func(args))

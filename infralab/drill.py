@@ -72,10 +72,18 @@ class Drill:
         calling = datetime.now(UTC)
         fault = self.post_recovery.faults.inject(fault_type, target, ttl=ttl, **params)
         self.injected.append(fault)
-        self._fault_at = calling  # the latest: a drill in phases looks for each phase's own lines
-        if len(self.injected) == 1:
-            self.timeline.mark(FAULT)
+        self._started(calling)
         return fault
+
+    def fault_by_hand(self) -> None:
+        """For a fault admin-server has no type for: the drill causes it itself right after this."""
+        self._started(datetime.now(UTC))
+
+    def _started(self, at: datetime) -> None:
+        first = self._fault_at is None
+        self._fault_at = at  # the latest: a drill in phases looks for each phase's own log lines
+        if first:
+            self.timeline.mark(FAULT)
 
     def revert(self, fault: dict[str, Any]) -> None:
         self.post_recovery.faults.revert(fault["id"])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from infralab.envfile import read_env
+from infralab.paths import ENV_FILE
 
 
 @dataclass(frozen=True)
@@ -17,8 +19,10 @@ class Endpoints:
     admin_token: str
 
     @classmethod
-    def from_env(cls) -> Endpoints:
-        env = read_env()
+    def from_env(cls, env_file: Path = ENV_FILE) -> Endpoints:
+        """The lab's entry point and credentials from its env file (a lab started from another
+        checkout has its own)."""
+        env = read_env(env_file)
         port = env.get("LAB_HTTP_PORT") or "8080"
         bind = env.get("LAB_BIND_ADDR") or "127.0.0.1"
         # The suite runs on the lab's host: reach the published port directly, whatever

@@ -204,17 +204,21 @@ def parse_docker_timestamp(stamp: str) -> datetime | None:
 
 
 def shipped_projects(config: Path = ALLOY_CONFIG) -> set[str]:
-    """Compose projects whose logs Alloy ships to Loki (its docker discovery filter)."""
+    """Compose projects whose logs Alloy ships to Loki (the `keep` rule on the project label)."""
     if not config.exists():
         return set()
-    return set(re.findall(r"com\.docker\.compose\.project=([\w.-]+)", config.read_text()))
+    keep = re.search(
+        r'"__meta_docker_container_label_com_docker_compose_project"\]\s*regex\s*=\s*"([^"]+)"\s*action\s*=\s*"keep"',
+        config.read_text(),
+    )
+    return set(keep[1].split("|")) if keep else set()
 
 
 def choose_log_source(lab: Lab, client: httpx.Client, *, prefix: str = "") -> LogSource:
     """Loki when it answers and receives this lab's logs; the containers' own logs otherwise.
 
-    Loki is optional (the `logs` profile, absent offline), and Alloy ships only the project
-    named in its config: the suite's own lab (`infralab-test`) would find nothing there.
+    Loki is optional (the `logs` profile, absent offline), and Alloy ships only the compose
+    projects its config keeps (the people's lab and the suite's own).
     """
     loki = LokiLogs(client, prefix=prefix)
     if lab.project in shipped_projects() and loki.ready():

@@ -140,9 +140,10 @@ class FakeLab:
 
 
 def test_loki_answers_only_for_the_project_alloy_ships() -> None:
-    assert shipped_projects() == {"infralab"}
+    assert shipped_projects() == {"infralab", "infralab-test"}
     ready = _loki(lambda r: httpx.Response(200, json={"version": "3.3.2"}))
     down = _loki(lambda r: httpx.Response(502, json={"error": "bad_gateway"}))
     assert isinstance(choose_log_source(FakeLab("infralab"), ready), LokiLogs)  # type: ignore[arg-type]
     assert isinstance(choose_log_source(FakeLab("infralab"), down), ContainerLogs)  # type: ignore[arg-type]
-    assert isinstance(choose_log_source(FakeLab("infralab-test"), ready), ContainerLogs)  # type: ignore[arg-type]
+    assert isinstance(choose_log_source(FakeLab("infralab-test"), ready), LokiLogs)  # type: ignore[arg-type]
+    assert isinstance(choose_log_source(FakeLab("someone-else"), ready), ContainerLogs)  # type: ignore[arg-type]

@@ -18,12 +18,16 @@ import org.springframework.web.bind.annotation.RestController;
 
 /**
  * Public health summary on the app port, so nginx and clients can see service health without
- * reaching the ops port. It reports the same aggregate as /actuator/health (no details) and
- * maps the status to HTTP with the same mapper Actuator uses (DOWN/OUT_OF_SERVICE -> 503).
+ * reaching the ops port. It reports the aggregate of the "public" health group (every contributor
+ * but this replica's readiness and liveness, no details) and maps the status to HTTP with the
+ * same mapper Actuator uses (DOWN/OUT_OF_SERVICE -> 503).
  */
 @RestController
 @Tag(name = "health")
 public class ApiHealthController {
+
+    /** The health group of application.properties without readiness/liveness (this replica's lifecycle). */
+    static final String PUBLIC_GROUP = "public";
 
     private final HealthEndpoint healthEndpoint;
     private final HttpCodeStatusMapper statusMapper;
@@ -44,7 +48,7 @@ public class ApiHealthController {
             content = @Content(mediaType = MediaType.APPLICATION_JSON_VALUE,
                     schema = @Schema(implementation = HealthSummary.class)))
     public ResponseEntity<HealthSummary> health() {
-        Status status = healthEndpoint.health().getStatus();
+        Status status = healthEndpoint.healthForPath(PUBLIC_GROUP).getStatus();
         return ResponseEntity.status(statusMapper.getStatusCode(status))
             .body(new HealthSummary(status.getCode(), serviceName));
     }

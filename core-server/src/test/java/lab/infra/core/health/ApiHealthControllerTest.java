@@ -63,6 +63,14 @@ class ApiHealthControllerTest {
             .andExpect(content().json("{\"status\":\"OUT_OF_SERVICE\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
     }
 
+    @Test
+    void aReplicaRefusingTrafficWhileItShutsDownStillAnswers200() throws Exception {
+        indicator.status = Status.UP;
+        mvc.perform(get("/api/health"))
+            .andExpect(status().isOk())
+            .andExpect(content().json("{\"status\":\"UP\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+    }
+
     static class SwitchableHealthIndicator implements HealthIndicator {
         volatile Status status = Status.UP;
 
@@ -77,6 +85,12 @@ class ApiHealthControllerTest {
         @Bean
         SwitchableHealthIndicator switchableHealthIndicator() {
             return new SwitchableHealthIndicator();
+        }
+
+        // What a graceful shutdown does to the real readinessState contributor.
+        @Bean
+        HealthIndicator readinessState() {
+            return () -> Health.outOfService().build();
         }
     }
 }
