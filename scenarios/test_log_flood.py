@@ -41,6 +41,7 @@ SCENARIO = Scenario(
         ),
     },
     graphs=(Graph("host root filesystem free bytes", ('node_filesystem_avail_bytes{job="node", mountpoint="/"}',)),),
+    runbook="docs/failure-experiments/log-flood.md#runbook",
 )
 
 
