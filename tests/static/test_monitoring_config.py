@@ -98,6 +98,22 @@ def test_amtool_check_config(image_of: Callable[[str], str], tmp_path: Path) -> 
     assert "SUCCESS" in output
 
 
+def test_slack_messages_link_the_runbook_and_the_services_dashboard(
+    image_of: Callable[[str], str], tmp_path: Path
+) -> None:
+    # amtool's example data has ExternalURL https://example.com/alertmanager: Grafana sits beside it.
+    text = _amtool(
+        image_of,
+        tmp_path,
+        "template",
+        "render",
+        "--template.glob=/etc/alertmanager/templates/*.tmpl",
+        '--template.text={{ template "lab.slack.text" . }}',
+    )
+    assert "runbook: " in text
+    assert "grafana: https://example.com/grafana/d/service-red?var-service=" in text
+
+
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [
