@@ -49,3 +49,18 @@ def wait_until(
             detail = f"last error: {last_error!r}" if last_error else f"last value: {last_value!r}"
             raise DeadlineExceededError(f"{what}: not within {timeout:.0f}s ({detail})")
         time.sleep(min(interval, deadline - now))
+
+
+def hold_for(check: Callable[[], None], *, duration: float, interval: float = 5.0) -> int:
+    """Call `check` every `interval` seconds for `duration` seconds: the condition must hold
+    throughout (an absence, such as "no alert fires"), so its first AssertionError ends the wait.
+    Returns how many times it was checked."""
+    deadline = time.monotonic() + duration
+    checks = 0
+    while True:
+        check()
+        checks += 1
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return checks
+        time.sleep(min(interval, left))
