@@ -148,6 +148,10 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def percentiles_ms(values: Sequence[float], ps: Sequence[float]) -> str:
+    return " / ".join(ms(percentile(values, p)) for p in ps)
+
+
 def bounded(name: str, raw: str | None, default: int, low: int, high: int) -> int:
     """An integer setting from the environment, clamped to [low, high]."""
     if raw is None or not raw.strip():
@@ -164,7 +168,7 @@ def latency_rows(section: str, durations: Sequence[float], errors: int) -> list[
         return [Row(section, "requests", f"0 answered, {errors} errors", "0 errors", errors == 0)]
     return [
         Row(section, "requests", str(len(durations) + errors)),
-        Row(section, "p50 / p95 / p99", " / ".join(ms(percentile(durations, p)) for p in (50, 95, 99))),
+        Row(section, "p50 / p95 / p99", percentiles_ms(durations, (50, 95, 99))),
         Row(section, "max", ms(max(durations))),
         Row(section, "errors", str(errors), "0", errors == 0),
     ]
@@ -332,25 +336,12 @@ def job_round_trips(client: httpx.Client, count: int) -> list[Row]:
         if (seconds := _server_seconds(job)) is not None:
             server_side.append(seconds)
     section = f"job round trip ({count} jobs)"
-    rows = [Row(section, "not SUCCEEDED within 30 s / refused", str(errors), "0", errors == 0)]
+    rows = []
     if client_side:
-        rows.insert(
-            0,
-            Row(
-                section,
-                "POST -> SUCCEEDED seen, p50 / p95",
-                " / ".join(ms(percentile(client_side, p)) for p in (50, 95)),
-            ),
-        )
+        rows.append(Row(section, "POST -> SUCCEEDED seen, p50 / p95", percentiles_ms(client_side, (50, 95))))
     if server_side:
-        rows.insert(
-            1,
-            Row(
-                section,
-                "created_at -> finished_at, p50 / p95",
-                " / ".join(ms(percentile(server_side, p)) for p in (50, 95)),
-            ),
-        )
+        rows.append(Row(section, "created_at -> finished_at, p50 / p95", percentiles_ms(server_side, (50, 95))))
+    rows.append(Row(section, "not SUCCEEDED within 30 s / refused", str(errors), "0", errors == 0))
     return rows
 
 

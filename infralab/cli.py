@@ -36,6 +36,15 @@ def prepare_images() -> ImagePlan:
 
 def cmd_up(_: argparse.Namespace) -> int:
     started = time.monotonic()
+    if orphaned := stack.orphaned_volumes():
+        say(
+            f"make up stopped before creating .env: {', '.join(orphaned)} hold(s) data of an earlier lab,"
+            " initialised with the passwords of its .env; new random passwords could not open them.\n"
+            "Either copy that lab's .env here, or delete the old lab's containers and data:\n"
+            f"  docker ps -aq --filter label=com.docker.compose.project={stack.PROJECT} | xargs -r docker rm -f\n"
+            f"  docker volume rm {' '.join(orphaned)}"
+        )
+        return 1
     try:
         plan = prepare_images()
         say(f"starting {len(plan.services)} containers (profiles: {', '.join(plan.profiles) or 'none'})")

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from python_on_whales import Container, DockerClient
+from python_on_whales import Container, DockerClient, docker
+from python_on_whales.exceptions import DockerException
 
 from infralab.components import COMPONENTS
 from infralab.envfile import read_env
 from infralab.images import ImagePlan, Source
 from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, REPO_ROOT
+from infralab.waiting import DeadlineExceededError, wait_until
 
 PROJECT = "infralab"  # the lab `make up` runs
 # The suite's own lab (`make test`): separate containers and volumes, so a test session
@@ -72,32 +75,59 @@ def _last_logs(client: DockerClient, service: str, lines: int = 30) -> str:
         return f"(logs unavailable: {exc})"
 
 
+def _progress_line(states: dict[str, ServiceState], total: int) -> str:
+    waiting = [s for s in states.values() if not s.ready]
+    pending = ", ".join(f"{s.service} ({s.health if s.state == 'running' else s.state})" for s in waiting)
+    return f"healthy {total - len(waiting)}/{total}" + (f"; waiting for {pending}" if pending else "")
+
+
+def _not_healthy(client: DockerClient, states: dict[str, ServiceState], headline: str) -> StackError:
+    """Name the broken containers (else the ones still waiting) with their last log lines."""
+    culprits = [s for s in states.values() if s.broken] or [s for s in states.values() if not s.ready]
+    details = "\n".join(
+        f"--- {s.service}: {s.state}/{s.health}; last log lines:\n{_last_logs(client, s.service)}" for s in culprits
+    )
+    names = ", ".join(s.service for s in culprits) or "(no container state could be read)"
+    return StackError(f"{headline}: {names}\n{details}")
+
+
 def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, timeout: float = 300) -> float:
-    """Poll until every service is healthy; print progress as states change."""
+    """Poll until every service is healthy, printing progress as states change; fail fast on
+    an unhealthy or exited container, naming it with its last log lines."""
     start = time.monotonic()
+    last_states: dict[str, ServiceState] = {}
     last_line = ""
-    while True:
-        states = service_states(client, services)
-        elapsed = time.monotonic() - start
-        broken = [s for s in states.values() if s.broken]
-        waiting = [s for s in states.values() if not s.ready]
-        pending = ", ".join(f"{s.service} ({s.health if s.state == 'running' else s.state})" for s in waiting)
-        line = f"[{elapsed:5.1f}s] healthy {len(services) - len(waiting)}/{len(services)}"
-        line += f"; waiting for {pending}" if pending else ""
-        if line.split("]", 1)[1] != last_line.split("]", 1)[-1]:
-            log(line)
+
+    def settled() -> dict[str, ServiceState] | None:
+        nonlocal last_line, last_states
+        states = last_states = service_states(client, services)
+        line = _progress_line(states, len(services))
+        if line != last_line:
+            log(f"[{time.monotonic() - start:5.1f}s] {line}")
             last_line = line
-        if not waiting:
-            return elapsed
-        if broken or elapsed > timeout:
-            culprits = broken or waiting
-            details = "\n".join(
-                f"--- {s.service}: {s.state}/{s.health}; last log lines:\n{_last_logs(client, s.service)}"
-                for s in culprits
-            )
-            names = ", ".join(s.service for s in culprits)
-            raise StackError(f"lab not healthy after {elapsed:.0f}s: {names}\n{details}")
-        time.sleep(1)  # polling cadence of the health wait, not a stand-in for a condition
+        done = all(s.ready for s in states.values()) or any(s.broken for s in states.values())
+        return states if done else None
+
+    try:
+        states = wait_until(settled, timeout=timeout, interval=1, what="every container healthy").value
+    except DeadlineExceededError:
+        states = last_states
+    elapsed = time.monotonic() - start
+    if any(not s.ready for s in states.values()) or (services and not states):
+        raise _not_healthy(client, states, f"lab not healthy after {elapsed:.0f}s")
+    return elapsed
+
+
+def start(client: DockerClient, services: tuple[str, ...], log: Log, *, timeout: float = 300) -> float:
+    """`docker compose up`, then wait until every service is healthy."""
+    try:
+        client.compose.up(detach=True, remove_orphans=True, pull="never", build=False, quiet=True)
+    except DockerException as exc:
+        # `depends_on: service_healthy` makes Compose give up by itself on an unhealthy
+        # dependency ("dependency failed to start"): name it and show its logs all the same.
+        reason = (exc.stderr or str(exc)).strip().splitlines()[-1:] or ["no output"]
+        raise _not_healthy(client, service_states(client, services), f"docker compose up failed ({reason[0]})") from exc
+    return wait_healthy(client, services, log, timeout=timeout)
 
 
 def up(plan: ImagePlan, log: Log, *, project: str = PROJECT, timeout: float = 300) -> float:
@@ -106,10 +136,21 @@ def up(plan: ImagePlan, log: Log, *, project: str = PROJECT, timeout: float = 30
     if to_build:
         log(f"building {', '.join(to_build)} from their Dockerfiles")
         client.compose.build(to_build)
-    client.compose.up(detach=True, remove_orphans=True, pull="never", build=False, quiet=True)
-    elapsed = wait_healthy(client, plan.services, log, timeout=timeout)
+    elapsed = start(client, plan.services, log, timeout=timeout)
     reload_configs(client, log)
     return elapsed
+
+
+# PostgreSQL and Grafana take their passwords from .env only when their volume is first
+# initialised: a new .env (new random secrets) cannot open an earlier lab's volumes.
+SECRET_BOUND_VOLUMES = ("postgres-data", "grafana-data")
+
+
+def orphaned_volumes(project: str = PROJECT, env_file: Path = ENV_FILE) -> list[str]:
+    """The project's secret-bound volumes that exist while there is no .env to open them."""
+    if env_file.exists():
+        return []
+    return [name for volume in SECRET_BOUND_VOLUMES if docker.volume.exists(name := f"{project}_{volume}")]
 
 
 # Bind-mounted configuration changes do not recreate containers: `make up` reloads them
