@@ -916,8 +916,9 @@ def containers_and_host() -> Dashboard:
                     " / mountpoint:node_filesystem_size_bytes:watched",
                     "{{mountpoint}}",
                 ),
-                description="The filesystems node.yml watches: the host's real ones and the services' data volumes "
-                "(/lab-volumes/<service>, which the disk fault fills).",
+                Q("1 - path:disk_free_bytes:watched / path:disk_total_bytes:watched", "{{container}} {{mountpoint}}"),
+                description="What the disk alerts watch: the host's real filesystems (node-exporter) and each core "
+                "replica's data volume (/data, from core-server's own disk metrics; the disk fault fills it).",
                 unit="percentunit",
                 max_value=1,
                 w=8,

@@ -93,6 +93,21 @@ def test_every_alert_has_a_promtool_case() -> None:
     assert {r["alert"] for r in _alert_rules()} - tested == set()
 
 
+# Jobs whose silence another path reports: Prometheus and Alertmanager down stop the Watchdog.
+SELF_MONITORED_JOBS = {"prometheus", "alertmanager"}
+
+
+def test_every_scraped_job_has_an_up_alert() -> None:
+    # A target nobody watches hides every alert built on its metrics (no cAdvisor: no CPU alert).
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    jobs = {c["job_name"] for c in config["scrape_configs"]}
+    watched: set[str] = set()
+    for rule in _alert_rules():
+        for op, value in re.findall(r'\bup\{[^}]*\bjob(=~|=)"([^"]+)"', rule["expr"]):
+            watched |= {value} if op == "=" else {job for job in jobs if re.fullmatch(value, job)}
+    assert jobs - SELF_MONITORED_JOBS - watched == set()
+
+
 def test_amtool_check_config(image_of: Callable[[str], str], tmp_path: Path) -> None:
     output = _amtool(image_of, tmp_path, "check-config", "/etc/alertmanager/alertmanager.yml")
     assert "SUCCESS" in output
@@ -120,6 +135,7 @@ def test_slack_messages_link_the_runbook_and_the_services_dashboard(
         (["alertname=Watchdog", "severity=warning"], "slack-heartbeat"),
         (["alertname=CoreServerAllReplicasDown", "severity=critical", "service=core-server"], "slack-critical"),
         (["alertname=SomethingSlow", "severity=warning", "service=worker-server"], "slack-warning"),
+        (["alertname=TelemetrySourceDown", "severity=warning", "service=nginx", "container=mtail"], "slack-warning"),
     ],
 )
 def test_alertmanager_routes(image_of: Callable[[str], str], tmp_path: Path, labels: list[str], receiver: str) -> None:
