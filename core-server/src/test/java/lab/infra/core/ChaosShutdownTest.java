@@ -1,5 +1,6 @@
 package lab.infra.core;
 
+import static lab.infra.core.chaos.ChaosParams.params;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -11,8 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -67,14 +66,5 @@ class ChaosShutdownTest {
     private static boolean aRequestIsDelayed() {
         return Thread.getAllStackTraces().values().stream().anyMatch(stack -> Arrays.stream(stack)
             .anyMatch(frame -> frame.getClassName().equals("lab.infra.core.chaos.ChaosLatencyFilter")));
-    }
-
-    private static Map<String, Integer> params(int durationSeconds, Object... pairs) {
-        Map<String, Integer> params = new LinkedHashMap<>();
-        params.put("duration_seconds", durationSeconds);
-        for (int i = 0; i < pairs.length; i += 2) {
-            params.put((String) pairs[i], (Integer) pairs[i + 1]);
-        }
-        return params;
     }
 }

@@ -1,17 +1,15 @@
 package lab.infra.core;
 
+import static lab.infra.core.testsupport.TestHttp.JSON;
+import static lab.infra.core.testsupport.TestHttp.get;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.beans.factory.annotation.Value;
@@ -33,9 +31,6 @@ import org.springframework.boot.test.web.server.LocalServerPort;
 @ExtendWith(OutputCaptureExtension.class)
 class ServiceIntegrationTest {
 
-    private static final HttpClient http = HttpClient.newHttpClient();
-    private static final ObjectMapper json = new ObjectMapper();
-
     @LocalServerPort
     private int appPort;
 
@@ -45,28 +40,20 @@ class ServiceIntegrationTest {
     @Value("${chaos.disk.path}")
     private String dataDir;
 
-    private HttpResponse<String> get(int port, String path, String requestId) throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
-        if (requestId != null) {
-            request.header("X-Request-ID", requestId);
-        }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
     @Test
     void healthOnAppPortReflectsActuator() throws Exception {
-        HttpResponse<String> response = get(appPort, "/api/health", null);
+        HttpResponse<String> response = get(appPort, "/api/health");
         assertThat(response.statusCode()).isEqualTo(200);
-        assertThat(json.readTree(response.body()))
-            .isEqualTo(json.readTree("{\"status\":\"UP\",\"service\":\"core-server\"}"));
+        assertThat(JSON.readTree(response.body()))
+            .isEqualTo(JSON.readTree("{\"status\":\"UP\",\"service\":\"core-server\"}"));
         assertThat(response.headers().firstValue("X-Request-ID")).isPresent();
     }
 
     @Test
     void prometheusOnManagementPortHasRequestHistogram() throws Exception {
-        assertThat(get(appPort, "/api/health", null).statusCode()).isEqualTo(200);
+        assertThat(get(appPort, "/api/health").statusCode()).isEqualTo(200);
 
-        HttpResponse<String> metrics = get(managementPort, "/actuator/prometheus", null);
+        HttpResponse<String> metrics = get(managementPort, "/actuator/prometheus");
         assertThat(metrics.statusCode()).isEqualTo(200);
         assertThat(metrics.body().lines()
             .filter(l -> l.startsWith("http_server_requests_seconds_bucket{"))
@@ -77,9 +64,9 @@ class ServiceIntegrationTest {
     /** SLO burn-rate alerts count requests under exact bounds; the percentile buckets alone miss 0.5 s. */
     @Test
     void requestHistogramHasSloBuckets() throws Exception {
-        assertThat(get(appPort, "/api/health", null).statusCode()).isEqualTo(200);
+        assertThat(get(appPort, "/api/health").statusCode()).isEqualTo(200);
 
-        List<String> buckets = get(managementPort, "/actuator/prometheus", null).body().lines()
+        List<String> buckets = get(managementPort, "/actuator/prometheus").body().lines()
             .filter(l -> l.startsWith("http_server_requests_seconds_bucket{") && l.contains("uri=\"/api/health\""))
             .toList();
         for (String le : List.of("0.1", "0.25", "0.5", "1.0", "2.5", "+Inf")) {
@@ -91,7 +78,7 @@ class ServiceIntegrationTest {
     @Test
     void prometheusHasDiskSpaceOfTheDataDir() throws Exception {
         String path = Path.of(dataDir).toAbsolutePath().toString();
-        List<String> metrics = get(managementPort, "/actuator/prometheus", null).body().lines().toList();
+        List<String> metrics = get(managementPort, "/actuator/prometheus").body().lines().toList();
         for (String name : List.of("disk_free_bytes", "disk_total_bytes")) {
             String line = metrics.stream()
                 .filter(l -> l.startsWith(name + "{") && l.contains("path=\"" + path + "\""))
@@ -103,24 +90,24 @@ class ServiceIntegrationTest {
 
     @Test
     void managementPortExposesOnlyWhatTheLabUses() throws Exception {
-        assertThat(get(managementPort, "/actuator/health", null).statusCode()).isEqualTo(200);
-        assertThat(get(managementPort, "/actuator/health/liveness", null).statusCode()).isEqualTo(200);
-        assertThat(get(managementPort, "/actuator/health/readiness", null).statusCode()).isEqualTo(200);
-        assertThat(get(managementPort, "/actuator/info", null).statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/health").statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/health/liveness").statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/health/readiness").statusCode()).isEqualTo(200);
+        assertThat(get(managementPort, "/actuator/info").statusCode()).isEqualTo(200);
         for (String hidden : List.of("/actuator/env", "/actuator/beans", "/actuator/heapdump", "/actuator/metrics")) {
-            assertThat(get(managementPort, hidden, null).statusCode()).as(hidden).isEqualTo(404);
+            assertThat(get(managementPort, hidden).statusCode()).as(hidden).isEqualTo(404);
         }
         // Actuator must not leak onto the port nginx routes to.
-        assertThat(get(appPort, "/actuator/health", null).statusCode()).isEqualTo(404);
+        assertThat(get(appPort, "/actuator/health").statusCode()).isEqualTo(404);
     }
 
     @Test
     void unknownApiPathIsProblemJson() throws Exception {
-        HttpResponse<String> response = get(appPort, "/api/does-not-exist", "req-404");
+        HttpResponse<String> response = get(appPort, "/api/does-not-exist", "X-Request-ID", "req-404");
         assertThat(response.statusCode()).isEqualTo(404);
         assertThat(response.headers().firstValue("Content-Type")).hasValue("application/problem+json");
         assertThat(response.headers().firstValue("X-Request-ID")).hasValue("req-404");
-        JsonNode body = json.readTree(response.body());
+        JsonNode body = JSON.readTree(response.body());
         assertThat(body.get("status").asInt()).isEqualTo(404);
         assertThat(response.body()).doesNotContain("Exception", "\tat ");
     }
@@ -128,7 +115,7 @@ class ServiceIntegrationTest {
     @Test
     void accessLineIsContractJson(CapturedOutput output) throws Exception {
         String requestId = "log-test-" + System.nanoTime();
-        assertThat(get(appPort, "/api/health?probe=1", requestId).statusCode()).isEqualTo(200);
+        assertThat(get(appPort, "/api/health?probe=1", "X-Request-ID", requestId).statusCode()).isEqualTo(200);
 
         // The response can reach the client just before the filter writes its line.
         JsonNode line = null;
@@ -154,7 +141,7 @@ class ServiceIntegrationTest {
         // Every stdout line, not just ours, must be one JSON object.
         for (String raw : output.getOut().split("\n")) {
             if (!raw.isBlank()) {
-                assertThat(json.readTree(raw).isObject()).as(raw).isTrue();
+                assertThat(JSON.readTree(raw).isObject()).as(raw).isTrue();
             }
         }
     }
@@ -162,7 +149,7 @@ class ServiceIntegrationTest {
     private Optional<JsonNode> accessLine(CapturedOutput output, String requestId) throws Exception {
         for (String raw : output.getOut().split("\n")) {
             if (raw.contains(requestId) && raw.contains("request completed")) {
-                return Optional.of(json.readTree(raw));
+                return Optional.of(JSON.readTree(raw));
             }
         }
         return Optional.empty();

@@ -3,11 +3,10 @@ package lab.infra.core.chaos;
 import java.io.IOException;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
@@ -26,10 +25,7 @@ final class ChaosRequestParser {
     private final ObjectReader reader;
 
     ChaosRequestParser(ObjectMapper objectMapper) {
-        // Trailing garbage and duplicate keys are malformed too; Jackson tolerates both by default.
-        this.reader = objectMapper.reader()
-            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .with(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+        this.reader = MalformedJson.strictReader(objectMapper);
     }
 
     /**
@@ -106,7 +102,7 @@ final class ChaosRequestParser {
             case NULL -> "null";
             case ARRAY -> "an array";
             case OBJECT -> "an object";
-            default -> node.getNodeType().name().toLowerCase();
+            default -> node.getNodeType().name().toLowerCase(Locale.ROOT);
         };
     }
 }

@@ -49,7 +49,7 @@ class JobController {
     private static final Pattern IDEMPOTENCY_KEY = Pattern.compile(IDEMPOTENCY_KEY_REGEX);
     static final int DEFAULT_LIMIT = 20;
     static final int MAX_LIMIT = 100;
-    /** JobStatus.parse after toUpperCase, spelled as a schema pattern (no regex flags in JSON Schema). */
+    /** JobStatus.parseIgnoreCase (ASCII letters only), spelled as a schema pattern (no regex flags in JSON Schema). */
     static final String STATUS_PATTERN = "^(|[Pp][Ee][Nn][Dd][Ii][Nn][Gg]|[Dd][Ii][Ss][Pp][Aa][Tt][Cc][Hh][Ee][Dd]"
             + "|[Ss][Uu][Cc][Cc][Ee][Ee][Dd][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])$";
 
@@ -136,7 +136,7 @@ class JobController {
             @RequestParam(name = "cursor", required = false) String cursor) {
         JobStatus statusFilter = null;
         if (status != null && !status.isEmpty()) {
-            statusFilter = JobStatus.parse(status.toUpperCase());
+            statusFilter = JobStatus.parseIgnoreCase(status);
             if (statusFilter == null) {
                 throw JobApiException.badRequest("status", "unknown status '" + status
                         + "' (known: PENDING, DISPATCHED, SUCCEEDED, FAILED)");

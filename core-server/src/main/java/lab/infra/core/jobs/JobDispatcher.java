@@ -250,7 +250,8 @@ public class JobDispatcher implements SmartLifecycle {
             case REJECTED -> {
                 ObjectNode error = json.createObjectNode();
                 error.put("kind", "invalid");
-                error.put("message", "worker rejected the job: " + truncate(body, 300));
+                // U+0000 in the worker's answer would make the jsonb UPDATE fail and the job loop forever.
+                error.put("message", Jsonb.replaceNul("worker rejected the job: " + truncate(body, 300)));
                 boolean finished = Boolean.TRUE.equals(tx.execute(status -> {
                     repository.deleteOutbox(job.jobId());
                     return repository.finish(job.jobId(), JobStatus.FAILED, null, error.toString());

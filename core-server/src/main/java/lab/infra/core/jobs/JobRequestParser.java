@@ -7,11 +7,9 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
@@ -36,9 +34,7 @@ final class JobRequestParser {
     private final ObjectReader reader;
 
     JobRequestParser(ObjectMapper objectMapper) {
-        this.reader = objectMapper.reader()
-            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .with(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+        this.reader = MalformedJson.strictReader(objectMapper);
     }
 
     JobRequest parse(byte[] body) {
@@ -73,7 +69,7 @@ final class JobRequestParser {
         if (!payload.isObject()) {
             throw JobApiException.badRequest("payload", "must be a JSON object, got " + describe(payload));
         }
-        if (containsNul(payload)) {
+        if (Jsonb.containsNul(payload)) {
             // PostgreSQL's jsonb cannot store U+0000 ("unsupported Unicode escape sequence"): without
             // this the INSERT fails and the client gets a 500. Found by the schemathesis contract test.
             throw JobApiException.badRequest("payload", "must not contain the NUL character (\\u0000) in any "
@@ -85,26 +81,6 @@ final class JobRequestParser {
             throw tooLarge("payload: must be at most " + MAX_PAYLOAD_BYTES + " bytes as compact JSON, got " + size);
         }
         return new JobRequest(type.textValue(), payloadJson, sha256(type.textValue() + "\n" + payloadJson));
-    }
-
-    private static boolean containsNul(JsonNode node) {
-        if (node.isTextual()) {
-            return node.textValue().indexOf('\0') >= 0;
-        }
-        for (Iterator<Map.Entry<String, JsonNode>> fields = node.fields(); fields.hasNext();) {
-            Map.Entry<String, JsonNode> field = fields.next();
-            if (field.getKey().indexOf('\0') >= 0 || containsNul(field.getValue())) {
-                return true;
-            }
-        }
-        if (node.isArray()) {
-            for (JsonNode element : node) {
-                if (containsNul(element)) {
-                    return true;
-                }
-            }
-        }
-        return false;
     }
 
     static JobApiException tooLarge(String detail) {
@@ -136,7 +112,7 @@ final class JobRequestParser {
             case NULL -> "null";
             case ARRAY -> "an array";
             case OBJECT -> "an object";
-            default -> node.getNodeType().name().toLowerCase();
+            default -> node.getNodeType().name().toLowerCase(Locale.ROOT);
         };
     }
 

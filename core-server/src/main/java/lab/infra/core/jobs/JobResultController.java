@@ -4,11 +4,14 @@ import java.io.IOException;
 import java.util.UUID;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import lab.infra.core.web.MalformedJson;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PutMapping;
@@ -20,18 +23,23 @@ import org.springframework.web.bind.annotation.RestController;
  * every /internal/ path from outside, so only the lab network reaches it. Idempotent: the first
  * terminal result wins, repeats get 200 with the stored job; an unknown job is 404 (the worker
  * stops retrying then).
+ *
+ * <p>A result PostgreSQL cannot store (U+0000 anywhere in it, see {@link Jsonb}) is still answered
+ * 200: the worker retries every other answer and core re-dispatches after that, forever, for a
+ * result that will never change. Instead the job becomes FAILED with kind {@code invalid}; U+0000
+ * in a FAILED job's error becomes U+FFFD and the worker's error is kept.
  */
 @RestController
 class JobResultController {
+
+    private static final Logger log = LoggerFactory.getLogger(JobResultController.class);
 
     private final JobService service;
     private final ObjectReader reader;
 
     JobResultController(JobService service, ObjectMapper objectMapper) {
         this.service = service;
-        this.reader = objectMapper.reader()
-            .with(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-            .with(StreamReadFeature.STRICT_DUPLICATE_DETECTION);
+        this.reader = MalformedJson.strictReader(objectMapper);
     }
 
     @PutMapping("/internal/jobs/{id}/result")
@@ -54,20 +62,48 @@ class JobResultController {
             if (status == null || !status.terminal()) {
                 throw JobApiException.badRequest("status", "required: SUCCEEDED or FAILED");
             }
-            String resultJson = json(root.get("result"));
-            String errorJson = json(root.get("error"));
-            if (status == JobStatus.FAILED && errorJson == null) {
+            JsonNode result = present(root.get("result"));
+            JsonNode error = present(root.get("error"));
+            if (status == JobStatus.FAILED && error == null) {
                 throw JobApiException.badRequest("error", "required for FAILED: {\"kind\": ..., \"message\": ...}");
             }
-            return service.applyResult(jobId, status, resultJson, errorJson).map(Job::view)
+            if (result != null && Jsonb.containsNul(result)) {
+                JobStatus reported = status;
+                result = null;
+                if (status == JobStatus.SUCCEEDED) {
+                    status = JobStatus.FAILED;
+                    error = unstorableResult();
+                }
+                log.atWarn().addKeyValue("job_id", jobId.toString()).addKeyValue("reported_status", reported.name())
+                    .addKeyValue("status", status.name())
+                    .log("job result contains U+0000, which cannot be stored; result discarded");
+            }
+            if (error != null && Jsonb.containsNul(error)) {
+                error = Jsonb.replaceNul(error);
+                log.atWarn().addKeyValue("job_id", jobId.toString()).addKeyValue("status", status.name())
+                    .log("job error contains U+0000, which cannot be stored; stored with U+FFFD in its place");
+            }
+            return service.applyResult(jobId, status, json(result), json(error)).map(Job::view)
                 .orElseThrow(() -> JobApiException.notFound("id: no job with id " + jobId));
         } finally {
             MDC.remove("job_id");
         }
     }
 
+    private static JsonNode present(JsonNode node) {
+        return (node == null || node.isNull() || node.isMissingNode()) ? null : node;
+    }
+
     private static String json(JsonNode node) {
-        return (node == null || node.isNull() || node.isMissingNode()) ? null : node.toString();
+        return (node == null) ? null : node.toString();
+    }
+
+    private static ObjectNode unstorableResult() {
+        ObjectNode error = JsonNodeFactory.instance.objectNode();
+        error.put("kind", "invalid");
+        error.put("message", "result: contains the NUL character (U+0000), which cannot be stored "
+                + "(PostgreSQL jsonb); the worker reported SUCCEEDED, its result was discarded");
+        return error;
     }
 
     private JsonNode parse(byte[] body) {

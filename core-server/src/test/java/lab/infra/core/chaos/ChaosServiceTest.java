@@ -1,5 +1,6 @@
 package lab.infra.core.chaos;
 
+import static lab.infra.core.chaos.ChaosParams.params;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -8,8 +9,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -38,15 +37,6 @@ class ChaosServiceTest {
     @AfterEach
     void stop() {
         chaos.destroy();
-    }
-
-    private static Map<String, Integer> params(int durationSeconds, Object... pairs) {
-        Map<String, Integer> params = new LinkedHashMap<>();
-        params.put("duration_seconds", durationSeconds);
-        for (int i = 0; i < pairs.length; i += 2) {
-            params.put((String) pairs[i], (Integer) pairs[i + 1]);
-        }
-        return params;
     }
 
     private double gauge(ChaosKind kind) {

@@ -1,14 +1,13 @@
 package lab.infra.core.jobs;
 
+import static lab.infra.core.testsupport.TestHttp.JSON;
+import static lab.infra.core.testsupport.TestHttp.get;
+import static lab.infra.core.testsupport.TestHttp.send;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
@@ -30,19 +29,11 @@ import org.springframework.test.annotation.DirtiesContext;
 @DirtiesContext
 class DatabaseOutageTest {
 
-    private static final HttpClient http = HttpClient.newHttpClient();
-    private static final ObjectMapper json = new ObjectMapper();
-
     @LocalServerPort
     private int appPort;
 
     @LocalManagementPort
     private int managementPort;
-
-    private static HttpResponse<String> get(int port, String path) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-                HttpResponse.BodyHandlers.ofString());
-    }
 
     @Test
     void databaseOutageIs503AndTakesReadinessDownButNotLiveness() throws Exception {
@@ -52,24 +43,20 @@ class DatabaseOutageTest {
         assertThat(stats.statusCode()).isEqualTo(503);
         assertThat(stats.headers().firstValue("Content-Type")).hasValue("application/problem+json");
         assertThat(stats.headers().firstValue("Retry-After")).hasValue("1");
-        JsonNode problem = json.readTree(stats.body());
+        JsonNode problem = JSON.readTree(stats.body());
         assertThat(problem.get("detail").asText()).isEqualTo("Database unavailable; retry later.");
         assertThat(stats.body()).doesNotContain("jdbc").doesNotContain("Exception");
         assertThat(elapsedMs).isLessThan(5000);
 
-        HttpResponse<String> post = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + appPort + "/api/jobs"))
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(JobsApiIntegrationTest.QUOTE)).build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> post = send(appPort, "POST", "/api/jobs", JobsApiIntegrationTest.QUOTE);
         assertThat(post.statusCode()).isEqualTo(503);
 
         HttpResponse<String> readiness = get(managementPort, "/actuator/health/readiness");
         assertThat(readiness.statusCode()).isEqualTo(503);
-        assertThat(json.readTree(readiness.body()).get("components").get("db").get("status").asText()).isEqualTo("DOWN");
+        assertThat(JSON.readTree(readiness.body()).get("components").get("db").get("status").asText()).isEqualTo("DOWN");
         assertThat(get(managementPort, "/actuator/health/liveness").statusCode()).isEqualTo(200);
         // Validation errors do not need the database and still answer 400.
-        HttpResponse<String> bad = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + appPort + "/api/jobs"))
-            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{")).build(),
-            HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> bad = send(appPort, "POST", "/api/jobs", "{");
         assertThat(bad.statusCode()).isEqualTo(400);
     }
 }

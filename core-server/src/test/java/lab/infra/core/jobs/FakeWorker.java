@@ -38,8 +38,13 @@ final class FakeWorker implements AutoCloseable {
      * @param retryAfter Retry-After header value or null
      * @param delayMs wait before answering (slow worker)
      * @param callbacks how many times to PUT a SUCCEEDED result to callback_url after answering
+     * @param body the answer's body; null means {@code {"job_id": ...}}
      */
-    record Reply(int status, String retryAfter, long delayMs, int callbacks) {
+    record Reply(int status, String retryAfter, long delayMs, int callbacks, String body) {
+        Reply(int status, String retryAfter, long delayMs, int callbacks) {
+            this(status, retryAfter, delayMs, callbacks, null);
+        }
+
         static Reply accept() {
             return new Reply(202, null, 0, 1);
         }
@@ -115,7 +120,8 @@ final class FakeWorker implements AutoCloseable {
             if (reply.retryAfter() != null) {
                 exchange.getResponseHeaders().set("Retry-After", reply.retryAfter());
             }
-            byte[] answer = ("{\"job_id\":\"" + jobId + "\"}").getBytes(StandardCharsets.UTF_8);
+            byte[] answer = ((reply.body() != null) ? reply.body() : "{\"job_id\":\"" + jobId + "\"}")
+                .getBytes(StandardCharsets.UTF_8);
             exchange.getResponseHeaders().set("Content-Type", "application/json");
             exchange.sendResponseHeaders(reply.status(), answer.length);
             try (OutputStream out = exchange.getResponseBody()) {

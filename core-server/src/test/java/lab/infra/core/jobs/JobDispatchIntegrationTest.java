@@ -227,6 +227,19 @@ class JobDispatchIntegrationTest {
     }
 
     @Test
+    void rejectionWhoseBodyHasNulStillFailsTheJobOnce() throws Exception {
+        // U+0000 cannot go into jsonb: without care the FAILED update fails, the lease expires and
+        // the job is dispatched, rejected and failed to record again, forever.
+        worker.script(n -> new FakeWorker.Reply(400, null, 0, 0, "{\"error\":\"bad\u0000byte\"}"));
+        worker.start();
+        String id = createJobs(1).get(0);
+        awaitAllTerminalExactlyOnce(1);
+        String message = jdbc.queryForObject("SELECT error->>'message' FROM jobs WHERE id = ?::uuid", String.class, id);
+        assertThat(message).isEqualTo("worker rejected the job: {\"error\":\"bad\uFFFDbyte\"}");
+        assertThat(worker.callsFor(id)).hasSize(1);
+    }
+
+    @Test
     void staleInFlightJobIsDispatchedAgain() throws Exception {
         // First dispatch is accepted but the worker dies with it (no result); after the stale timeout core sends it again.
         worker.script(n -> (n == 1) ? new FakeWorker.Reply(202, null, 0, 0) : FakeWorker.Reply.accept());

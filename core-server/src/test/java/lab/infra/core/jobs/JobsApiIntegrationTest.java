@@ -1,10 +1,8 @@
 package lab.infra.core.jobs;
 
+import static lab.infra.core.testsupport.TestHttp.JSON;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -12,7 +10,7 @@ import java.util.List;
 import java.util.Set;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import lab.infra.core.testsupport.TestHttp;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -37,9 +35,6 @@ class JobsApiIntegrationTest {
 
     static final String QUOTE = "{\"type\":\"quote\",\"payload\":{\"symbol\":\"ABC\",\"qty\":3}}";
 
-    private static final HttpClient http = HttpClient.newHttpClient();
-    private static final ObjectMapper json = new ObjectMapper();
-
     @LocalServerPort
     private int appPort;
 
@@ -55,26 +50,13 @@ class JobsApiIntegrationTest {
     }
 
     private HttpResponse<String> send(String method, String path, String body, String... headers) throws Exception {
-        return send(appPort, method, path, body, headers);
-    }
-
-    private static HttpResponse<String> send(int port, String method, String path, String body, String... headers)
-            throws Exception {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
-        if (body != null) {
-            request.header("Content-Type", "application/json");
-        }
-        for (int i = 0; i < headers.length; i += 2) {
-            request.header(headers[i], headers[i + 1]);
-        }
-        return http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        return TestHttp.send(appPort, method, path, body, headers);
     }
 
     private static JsonNode problem(HttpResponse<String> response, int status) throws Exception {
         assertThat(response.statusCode()).isEqualTo(status);
         assertThat(response.headers().firstValue("Content-Type")).hasValue("application/problem+json");
-        JsonNode body = json.readTree(response.body());
+        JsonNode body = JSON.readTree(response.body());
         assertThat(body.get("status").asInt()).isEqualTo(status);
         assertThat(response.body()).doesNotContain("Exception").doesNotContain("\tat ");
         return body;
@@ -83,25 +65,25 @@ class JobsApiIntegrationTest {
     private String create(String body) throws Exception {
         HttpResponse<String> response = send("POST", "/api/jobs", body);
         assertThat(response.statusCode()).isEqualTo(202);
-        return json.readTree(response.body()).get("id").asText();
+        return JSON.readTree(response.body()).get("id").asText();
     }
 
     @Test
     void postStoresJobAndOutboxRowAndAnswers202WithLocation(CapturedOutput output) throws Exception {
         HttpResponse<String> response = send("POST", "/api/jobs", QUOTE, "X-Request-ID", "req-job-create");
         assertThat(response.statusCode()).isEqualTo(202);
-        JsonNode body = json.readTree(response.body());
+        JsonNode body = JSON.readTree(response.body());
         String id = body.get("id").asText();
         assertThat(body.get("status").asText()).isEqualTo("PENDING");
         assertThat(body.get("location").asText()).isEqualTo("/api/jobs/" + id);
         assertThat(response.headers().firstValue("Location")).hasValueSatisfying(l -> assertThat(l).endsWith("/api/jobs/" + id));
 
         assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox WHERE job_id = ?::uuid", Long.class, id)).isEqualTo(1);
-        JsonNode job = json.readTree(send("GET", "/api/jobs/" + id, null).body());
+        JsonNode job = JSON.readTree(send("GET", "/api/jobs/" + id, null).body());
         assertThat(job.get("id").asText()).isEqualTo(id);
         assertThat(job.get("type").asText()).isEqualTo("quote");
         assertThat(job.get("status").asText()).isEqualTo("PENDING");
-        assertThat(job.get("payload")).isEqualTo(json.readTree("{\"symbol\":\"ABC\",\"qty\":3}"));
+        assertThat(job.get("payload")).isEqualTo(JSON.readTree("{\"symbol\":\"ABC\",\"qty\":3}"));
         assertThat(job.get("result").isNull()).isTrue();
         assertThat(job.get("created_at").asText()).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z");
 
@@ -109,7 +91,7 @@ class JobsApiIntegrationTest {
         JsonNode line = null;
         for (String l : output.getOut().split("\n")) {
             if (l.contains("\"job accepted\"") && l.contains(id)) {
-                line = json.readTree(l);
+                line = JSON.readTree(l);
             }
         }
         assertThat(line).isNotNull();
@@ -123,7 +105,7 @@ class JobsApiIntegrationTest {
         HttpResponse<String> again = send("POST", "/api/jobs", QUOTE, "Idempotency-Key", "order-42");
         assertThat(first.statusCode()).isEqualTo(202);
         assertThat(again.statusCode()).isEqualTo(202);
-        assertThat(json.readTree(again.body()).get("id")).isEqualTo(json.readTree(first.body()).get("id"));
+        assertThat(JSON.readTree(again.body()).get("id")).isEqualTo(JSON.readTree(first.body()).get("id"));
         assertThat(again.headers().firstValue("Idempotent-Replayed")).hasValue("true");
         assertThat(jdbc.queryForObject("SELECT count(*) FROM jobs", Long.class)).isEqualTo(1);
         assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox", Long.class)).isEqualTo(1);
@@ -147,7 +129,7 @@ class JobsApiIntegrationTest {
                 try {
                     HttpResponse<String> r = send("POST", "/api/jobs", QUOTE, "Idempotency-Key", "same-key");
                     assertThat(r.statusCode()).isEqualTo(202);
-                    ids.add(json.readTree(r.body()).get("id").asText());
+                    ids.add(JSON.readTree(r.body()).get("id").asText());
                 } catch (Exception ex) {
                     throw new RuntimeException(ex);
                 }
@@ -176,10 +158,7 @@ class JobsApiIntegrationTest {
         String hugeBody = "{\"type\":\"quote\",\"payload\":{\"s\":\"" + "x".repeat(200_000) + "\"}}";
         assertThat(problem(send("POST", "/api/jobs", hugeBody), 413).get("detail").asText())
             .startsWith("body: must be at most 65536 bytes");
-        HttpResponse<String> text = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + appPort + "/api/jobs"))
-            .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString(QUOTE)).build(),
-            HttpResponse.BodyHandlers.ofString());
-        problem(text, 415);
+        problem(send("POST", "/api/jobs", QUOTE, "Content-Type", "text/plain"), 415);
 
         assertThat(problem(send("GET", "/api/jobs/not-a-uuid", null), 400).get("detail").asText()).startsWith("id: must be a UUID");
         assertThat(problem(send("GET", "/api/jobs/00000000-0000-4000-8000-000000000000", null), 404).get("detail").asText())
@@ -205,7 +184,7 @@ class JobsApiIntegrationTest {
         String cursor = null;
         int pages = 0;
         do {
-            JsonNode page = json.readTree(send("GET", "/api/jobs?limit=3" + (cursor == null ? "" : "&cursor=" + cursor), null).body());
+            JsonNode page = JSON.readTree(send("GET", "/api/jobs?limit=3" + (cursor == null ? "" : "&cursor=" + cursor), null).body());
             page.get("items").forEach(item -> seen.add(item.get("id").asText()));
             cursor = page.get("next_cursor").isNull() ? null : page.get("next_cursor").asText();
             pages++;
@@ -216,9 +195,9 @@ class JobsApiIntegrationTest {
         assertThat(seen).isEqualTo(newestFirst);
         assertThat(new HashSet<>(seen)).hasSize(7);
 
-        JsonNode pending = json.readTree(send("GET", "/api/jobs?status=pending&limit=100", null).body());
+        JsonNode pending = JSON.readTree(send("GET", "/api/jobs?status=pending&limit=100", null).body());
         assertThat(pending.get("items")).hasSize(6);
-        JsonNode done = json.readTree(send("GET", "/api/jobs?status=SUCCEEDED", null).body());
+        JsonNode done = JSON.readTree(send("GET", "/api/jobs?status=SUCCEEDED", null).body());
         assertThat(done.get("items")).hasSize(1);
         assertThat(done.get("items").get(0).get("id").asText()).isEqualTo(created.get(0));
         assertThat(done.get("next_cursor").isNull()).isTrue();
@@ -230,8 +209,8 @@ class JobsApiIntegrationTest {
         create(QUOTE);
         String third = create(QUOTE);
         jdbc.update("UPDATE jobs SET status = 'FAILED' WHERE id = ?::uuid", third);
-        JsonNode stats = json.readTree(send("GET", "/api/jobs/stats", null).body());
-        assertThat(stats.get("counts")).isEqualTo(json.readTree(
+        JsonNode stats = JSON.readTree(send("GET", "/api/jobs/stats", null).body());
+        assertThat(stats.get("counts")).isEqualTo(JSON.readTree(
                 "{\"PENDING\":2,\"DISPATCHED\":0,\"SUCCEEDED\":0,\"FAILED\":1}"));
         assertThat(stats.get("total").asLong()).isEqualTo(3);
         assertThat(stats.get("outbox").get("size").asLong()).isEqualTo(3);
@@ -245,16 +224,16 @@ class JobsApiIntegrationTest {
                 + "\"attempt\":1,\"finished_at\":\"2026-11-26T06:00:00.000Z\"}";
         HttpResponse<String> first = send("PUT", "/internal/jobs/" + id + "/result", ok);
         assertThat(first.statusCode()).isEqualTo(200);
-        assertThat(json.readTree(first.body()).get("status").asText()).isEqualTo("SUCCEEDED");
+        assertThat(JSON.readTree(first.body()).get("status").asText()).isEqualTo("SUCCEEDED");
         assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox", Long.class)).isZero();
 
         String failed = "{\"job_id\":\"" + id + "\",\"status\":\"FAILED\",\"result\":null,"
                 + "\"error\":{\"kind\":\"timeout\",\"message\":\"late\"},\"attempt\":2}";
         HttpResponse<String> late = send("PUT", "/internal/jobs/" + id + "/result", failed);
         assertThat(late.statusCode()).isEqualTo(200);
-        JsonNode stored = json.readTree(late.body());
+        JsonNode stored = JSON.readTree(late.body());
         assertThat(stored.get("status").asText()).isEqualTo("SUCCEEDED");
-        assertThat(stored.get("result")).isEqualTo(json.readTree("{\"price\":12.5}"));
+        assertThat(stored.get("result")).isEqualTo(JSON.readTree("{\"price\":12.5}"));
         assertThat(stored.get("error").isNull()).isTrue();
         assertThat(send("PUT", "/internal/jobs/" + id + "/result", ok).statusCode()).isEqualTo(200);
 
@@ -266,11 +245,84 @@ class JobsApiIntegrationTest {
         problem(send("PUT", "/internal/jobs/" + id + "/result", "{oops"), 400);
     }
 
+    /** A worker's result callback body; result and error are JSON texts (null for JSON null). */
+    private static String callback(String id, String status, String result, String error) {
+        return "{\"job_id\":\"" + id + "\",\"status\":\"" + status + "\",\"result\":" + result + ",\"error\":" + error
+                + ",\"attempt\":1,\"finished_at\":\"2026-11-26T06:00:00.000Z\"}";
+    }
+
+    private JsonNode putResult(String id, String body, String requestId) throws Exception {
+        HttpResponse<String> response = send("PUT", "/internal/jobs/" + id + "/result", body, "X-Request-ID", requestId);
+        // Any other answer makes the worker retry, and then core re-dispatch, forever.
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return JSON.readTree(response.body());
+    }
+
+    private static JsonNode warnLine(CapturedOutput output, String jobId, String msgStart) throws Exception {
+        for (String raw : output.getOut().split("\n")) {
+            if (raw.contains(jobId) && raw.contains("\"msg\":\"" + msgStart)) {
+                return JSON.readTree(raw);
+            }
+        }
+        throw new AssertionError("no '" + msgStart + "' line for job " + jobId + " in:\n" + output.getOut());
+    }
+
+    @Test
+    void resultWithNulIsRecordedAsFailedInvalidNotRefused(CapturedOutput output) throws Exception {
+        // PostgreSQL jsonb cannot store U+0000; this used to be a 500 on every retry of the callback.
+        String id = create(QUOTE);
+        JsonNode job = putResult(id, callback(id, "SUCCEEDED", "{\"quote\":[\"a\\u0000b\"]}", null), "req-nul-result");
+        assertThat(job.get("status").asText()).isEqualTo("FAILED");
+        assertThat(job.get("result").isNull()).isTrue();
+        assertThat(job.get("error").get("kind").asText()).isEqualTo("invalid");
+        assertThat(job.get("error").get("message").asText()).startsWith("result: contains the NUL character (U+0000)")
+            .contains("cannot be stored");
+        assertThat(JSON.readTree(send("GET", "/api/jobs/" + id, null).body())).isEqualTo(job);
+        assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox", Long.class)).isZero();
+
+        JsonNode warn = warnLine(output, id, "job result contains U+0000");
+        assertThat(warn.get("level").asText()).isEqualTo("warn");
+        assertThat(warn.get("job_id").asText()).isEqualTo(id);
+        assertThat(warn.get("request_id").asText()).isEqualTo("req-nul-result");
+        assertThat(warn.get("reported_status").asText()).isEqualTo("SUCCEEDED");
+
+        // Still the first terminal result wins: a clean result arriving later changes nothing.
+        assertThat(putResult(id, callback(id, "SUCCEEDED", "{\"price\":1}", null), "req-nul-later")).isEqualTo(job);
+
+        // A NUL in a key counts as much as one in a value.
+        String other = create(QUOTE);
+        JsonNode nulKey = putResult(other, callback(other, "SUCCEEDED", "{\"a\\u0000\":1}", null), "req-nul-key");
+        assertThat(nulKey.get("error").get("kind").asText()).isEqualTo("invalid");
+    }
+
+    @Test
+    void resultWithNulAfterATerminalResultChangesNothing() throws Exception {
+        String id = create(QUOTE);
+        JsonNode stored = putResult(id, callback(id, "SUCCEEDED", "{\"price\":12.5}", null), "req-ok-first");
+        JsonNode again = putResult(id, callback(id, "SUCCEEDED", "{\"note\":\"\\u0000\"}", null), "req-nul-second");
+        assertThat(again).isEqualTo(stored);
+        assertThat(again.get("status").asText()).isEqualTo("SUCCEEDED");
+        assertThat(again.get("result")).isEqualTo(JSON.readTree("{\"price\":12.5}"));
+    }
+
+    @Test
+    void failedResultWithNulInItsErrorKeepsTheWorkersErrorWithoutTheNul(CapturedOutput output) throws Exception {
+        String id = create(QUOTE);
+        String error = "{\"kind\":\"upstream_5xx\",\"message\":\"ext-api said: bad\\u0000body\"}";
+        JsonNode job = putResult(id, callback(id, "FAILED", null, error), "req-nul-error");
+        assertThat(job.get("status").asText()).isEqualTo("FAILED");
+        assertThat(job.get("error")).isEqualTo(JSON.readTree(
+                "{\"kind\":\"upstream_5xx\",\"message\":\"ext-api said: bad\\ufffdbody\"}"));
+        JsonNode warn = warnLine(output, id, "job error contains U+0000");
+        assertThat(warn.get("level").asText()).isEqualTo("warn");
+        assertThat(warn.get("request_id").asText()).isEqualTo("req-nul-error");
+    }
+
     @Test
     void readinessIncludesTheDatabaseAndLivenessDoesNot() throws Exception {
-        JsonNode readiness = json.readTree(send(managementPort, "GET", "/actuator/health/readiness", null).body());
+        JsonNode readiness = JSON.readTree(TestHttp.get(managementPort, "/actuator/health/readiness").body());
         assertThat(readiness.get("components").has("db")).isTrue();
-        JsonNode liveness = json.readTree(send(managementPort, "GET", "/actuator/health/liveness", null).body());
+        JsonNode liveness = JSON.readTree(TestHttp.get(managementPort, "/actuator/health/liveness").body());
         assertThat(liveness.path("components").has("db")).isFalse();
         assertThat(liveness.get("status").asText()).isEqualTo("UP");
     }
@@ -278,7 +330,7 @@ class JobsApiIntegrationTest {
     @Test
     void prometheusHasPoolJobAndDispatchMetrics() throws Exception {
         create(QUOTE);
-        String metrics = send(managementPort, "GET", "/actuator/prometheus", null).body();
+        String metrics = TestHttp.get(managementPort, "/actuator/prometheus").body();
         assertThat(metrics).contains("hikaricp_connections_max{pool=\"core-db\",service=\"core-server\"} 5.0");
         assertThat(metrics).contains("hikaricp_connections_timeout_total{pool=\"core-db\"");
         assertThat(metrics).contains("core_jobs{service=\"core-server\",status=\"PENDING\"}");

@@ -7,6 +7,7 @@ import static org.springframework.test.web.servlet.request.MockMvcRequestBuilder
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -84,7 +85,7 @@ class OpenApiContractTest {
             }
             for (String pattern : info.getPatternValues()) {
                 info.getMethodsCondition().getMethods()
-                    .forEach(verb -> handled.add(verb.name().toLowerCase() + " " + pattern));
+                    .forEach(verb -> handled.add(verb.name().toLowerCase(Locale.ROOT) + " " + pattern));
             }
         });
         Set<String> documented = new TreeSet<>();
