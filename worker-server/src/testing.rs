@@ -73,6 +73,30 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     sample(text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} missing:\n{text}"))
 }
 
+/// One scrape of the ops port's `/metrics`: the text, and its samples by name.
+pub struct Scrape(pub String);
+
+impl Scrape {
+    /// Value of the sample `name` with (at least) `labels`; panics, showing the
+    /// whole scrape, when there is none.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        metric(&self.0, name, labels)
+    }
+}
+
+impl std::ops::Deref for Scrape {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Scrape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The `error.message` of a job result (panics, showing it, when there is none).
 pub fn error_message(result: &Value) -> &str {
     result["error"]["message"]
@@ -179,21 +203,58 @@ impl Worker {
         report
     }
 
-    /// The ops port's `/metrics` text.
-    pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.ops))
+    /// The ops port's `/metrics`.
+    pub async fn metrics(&self) -> Scrape {
+        let text = reqwest::get(format!("{}/metrics", self.ops))
             .await
             .expect("scrape")
             .text()
             .await
-            .expect("metrics text")
+            .expect("metrics text");
+        Scrape(text)
+    }
+
+    /// `GET <path>` on the app port with `X-Request-ID: <request_id>`.
+    pub async fn get(&self, path: &str, request_id: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.app))
+            .header("x-request-id", request_id)
+            .send()
+            .await
+            .expect("app port answers")
+    }
+
+    /// `POST /internal/chaos/<kind>` on the ops port with `body`.
+    pub async fn inject(&self, kind: &str, body: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/internal/chaos/{kind}", self.ops))
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("ops port answers")
+    }
+
+    /// `DELETE /internal/chaos<path>` on the ops port (`""`: every fault,
+    /// `"/<kind>"`: one kind).
+    pub async fn revert(&self, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .delete(format!("{}/internal/chaos{path}", self.ops))
+            .send()
+            .await
+            .expect("ops port answers")
+    }
+
+    /// `GET /internal/chaos` on the ops port, as JSON.
+    pub async fn faults(&self) -> Value {
+        let res = reqwest::get(format!("{}/internal/chaos", self.ops))
+            .await
+            .expect("ops port answers");
+        serde_json::from_slice(&res.bytes().await.expect("body")).expect("JSON")
     }
 
     /// POSTs a quote job; returns the HTTP status, `Retry-After` and the body.
     pub async fn dispatch(&self, job_id: &str, callback_url: &str) -> (u16, Option<String>, Value) {
-        let body = json!({"job_id": job_id, "type": "quote", "payload": {"sku": "A-1", "qty": 2},
-            "attempt": 1, "callback_url": callback_url});
-        self.dispatch_raw(&body.to_string()).await
+        post_job(&self.app, &quote_job(job_id, callback_url)).await
     }
 
     /// Dispatches a fresh quote job whose result goes to `core`, asserts it is
@@ -206,34 +267,73 @@ impl Worker {
     }
 
     pub async fn dispatch_raw(&self, body: &str) -> (u16, Option<String>, Value) {
-        let res = reqwest::Client::new()
-            .post(format!("{}/internal/jobs", self.app))
-            .header("content-type", "application/json")
-            .header("x-request-id", "test-dispatch")
-            .body(body.to_owned())
-            .send()
-            .await
-            .expect("dispatch");
-        let status = res.status().as_u16();
-        let retry_after = res
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body =
-            serde_json::from_slice(&res.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
-        (status, retry_after, body)
+        post_job(&self.app, body).await
     }
 }
 
-/// A tiny ext-api: `POST /v1/quote` answers a JSON quote echoing the payload,
-/// or `status` when that is set to anything but 200, after `delay_ms`.
+/// The dispatch body of a quote job (the stub ext-api echoes its payload).
+pub fn quote_job(job_id: &str, callback_url: &str) -> String {
+    json!({"job_id": job_id, "type": "quote", "payload": {"sku": "A-1", "qty": 2},
+        "attempt": 1, "callback_url": callback_url})
+    .to_string()
+}
+
+/// POSTs a dispatch `body` to the app port at `app` (`http://host:port`);
+/// returns the HTTP status, `Retry-After` and the body (`null` if not JSON).
+pub async fn post_job(app: &str, body: &str) -> (u16, Option<String>, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{app}/internal/jobs"))
+        .header("content-type", "application/json")
+        .header("x-request-id", "test-dispatch")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("dispatch");
+    let status = res.status().as_u16();
+    let retry_after = res
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body =
+        serde_json::from_slice(&res.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
+    (status, retry_after, body)
+}
+
+/// A tiny ext-api: `POST /v1/quote` answers a JSON quote echoing the payload
+/// (and its `Idempotency-Key` and `X-Request-ID` headers), or `status` when
+/// that is set to anything but 200, after `delay_ms`.
 #[derive(Clone)]
 pub struct ExtApiStub {
     pub addr: SocketAddr,
     pub status: Arc<AtomicU16>,
     pub delay_ms: Arc<AtomicU64>,
     pub requests: Arc<AtomicU64>,
+    /// Requests being answered now, and the most there ever were at once.
+    concurrency: Arc<Concurrency>,
+}
+
+#[derive(Default)]
+struct Concurrency {
+    now: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl Concurrency {
+    /// Counts one request in until the returned guard drops.
+    fn enter(self: &Arc<Self>) -> Answering {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        Answering(self.clone())
+    }
+}
+
+struct Answering(Arc<Concurrency>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl ExtApiStub {
@@ -241,18 +341,23 @@ impl ExtApiStub {
         let status = Arc::new(AtomicU16::new(200));
         let delay_ms = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(AtomicU64::new(0));
+        let concurrency = Arc::new(Concurrency::default());
         let (addr, _) = serve!({
-            let (status, delay_ms, requests) = (status.clone(), delay_ms.clone(), requests.clone());
+            let state = (
+                status.clone(),
+                delay_ms.clone(),
+                requests.clone(),
+                concurrency.clone(),
+            );
             move || {
-                let (status, delay_ms, requests) =
-                    (status.clone(), delay_ms.clone(), requests.clone());
+                let state = state.clone();
                 App::new().route(
                     "/v1/quote",
                     web::post().to(move |req: HttpRequest, body: Bytes| {
-                        let (status, delay_ms, requests) =
-                            (status.clone(), delay_ms.clone(), requests.clone());
+                        let (status, delay_ms, requests, concurrency) = state.clone();
                         async move {
                             requests.fetch_add(1, Ordering::SeqCst);
+                            let _answering = concurrency.enter();
                             let delay = delay_ms.load(Ordering::SeqCst);
                             if delay > 0 {
                                 tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -266,14 +371,16 @@ impl ExtApiStub {
                             }
                             let payload: Value =
                                 serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            let key = req
-                                .headers()
-                                .get("idempotency-key")
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or_default()
-                                .to_owned();
-                            HttpResponse::Ok().json(json!({"quote_id": key,
-                                "price": {"amount": "42.00", "currency": "KRW"}, "echo": payload}))
+                            let header = |name: &str| {
+                                req.headers()
+                                    .get(name)
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or_default()
+                                    .to_owned()
+                            };
+                            HttpResponse::Ok().json(json!({"quote_id": header("idempotency-key"),
+                                "price": {"amount": "42.00", "currency": "KRW"}, "echo": payload,
+                                "request_id": header("x-request-id")}))
                         }
                     }),
                 )
@@ -284,11 +391,17 @@ impl ExtApiStub {
             status,
             delay_ms,
             requests,
+            concurrency,
         }
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The most requests this stub was answering at the same time.
+    pub fn peak_concurrency(&self) -> u64 {
+        self.concurrency.peak.load(Ordering::SeqCst)
     }
 }
 
@@ -299,38 +412,50 @@ pub struct CoreStub {
     pub addr: SocketAddr,
     pub results: Arc<Mutex<HashMap<String, Vec<Value>>>>,
     pub fail_next: Arc<AtomicU32>,
+    /// `X-Request-ID` of the last stored result of each job.
+    request_ids: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl CoreStub {
     pub fn start() -> Self {
         let results: Arc<Mutex<HashMap<String, Vec<Value>>>> = Arc::default();
         let fail_next = Arc::new(AtomicU32::new(0));
+        let request_ids: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let (addr, _) = serve!({
-            let (results, fail_next) = (results.clone(), fail_next.clone());
+            let state = (results.clone(), fail_next.clone(), request_ids.clone());
             move || {
-                let (results, fail_next) = (results.clone(), fail_next.clone());
+                let state = state.clone();
                 App::new().route(
                     "/internal/jobs/{id}/result",
-                    web::put().to(move |id: web::Path<String>, body: web::Json<Value>| {
-                        let (results, fail_next) = (results.clone(), fail_next.clone());
-                        async move {
-                            let failing = fail_next
-                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                                    n.checked_sub(1)
-                                })
-                                .is_ok();
-                            if failing {
-                                return HttpResponse::ServiceUnavailable().finish();
+                    web::put().to(
+                        move |req: HttpRequest, id: web::Path<String>, body: web::Json<Value>| {
+                            let (results, fail_next, request_ids) = state.clone();
+                            async move {
+                                let failing = fail_next
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                        n.checked_sub(1)
+                                    })
+                                    .is_ok();
+                                if failing {
+                                    return HttpResponse::ServiceUnavailable().finish();
+                                }
+                                let request_id = req
+                                    .headers()
+                                    .get("x-request-id")
+                                    .and_then(|v| v.to_str().ok())
+                                    .unwrap_or_default()
+                                    .to_owned();
+                                request_ids.lock().unwrap().insert(id.clone(), request_id);
+                                results
+                                    .lock()
+                                    .unwrap()
+                                    .entry(id.into_inner())
+                                    .or_default()
+                                    .push(body.into_inner());
+                                HttpResponse::Ok().json(json!({"stored": true}))
                             }
-                            results
-                                .lock()
-                                .unwrap()
-                                .entry(id.into_inner())
-                                .or_default()
-                                .push(body.into_inner());
-                            HttpResponse::Ok().json(json!({"stored": true}))
-                        }
-                    }),
+                        },
+                    ),
                 )
             }
         });
@@ -338,7 +463,13 @@ impl CoreStub {
             addr,
             results,
             fail_next,
+            request_ids,
         }
+    }
+
+    /// The `X-Request-ID` that came with the last result of `job_id`.
+    pub fn request_id(&self, job_id: &str) -> Option<String> {
+        self.request_ids.lock().unwrap().get(job_id).cloned()
     }
 
     pub fn callback_url(&self, job_id: &str) -> String {
@@ -376,6 +507,19 @@ impl CoreStub {
 /// A fresh job id.
 pub fn job_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+/// Asserts that shutdown lost none of the `accepted` jobs: each has exactly one
+/// result at `core` or is among `handed_back` (core re-dispatches those).
+/// Both is possible (a result PUT in flight when the grace ran out) and
+/// harmless: core keeps the first terminal result. Neither would be a loss.
+pub fn assert_none_lost(accepted: &[String], core: &CoreStub, handed_back: &[&str]) {
+    for id in accepted {
+        let done = core.count(id) == 1;
+        let back = handed_back.contains(&id.as_str());
+        assert!(done || back, "job {id} lost");
+        assert!(core.count(id) <= 1, "job {id} reported twice");
+    }
 }
 
 /// A toxiproxy server process for this test binary, built by

@@ -38,27 +38,31 @@ fn content_type(res: &ServiceResponse<impl MessageBody>) -> String {
     header(res, CONTENT_TYPE.as_str())
 }
 
+/// The app and ops services (`test::init_service`) of one process: one health
+/// state (UP), one metrics registry. A macro: the services' request type
+/// (`actix_http::Request`) cannot be named here without another dependency.
+macro_rules! both_ports {
+    () => {{
+        let (health, metrics) = (up(), metrics());
+        let app = app::PORT.build(State::basic(health.clone(), metrics.clone()));
+        let ops = ops::PORT.build(State::basic(health, metrics));
+        (test::init_service(app).await, test::init_service(ops).await)
+    }};
+}
+
+/// `GET <uri>` on a service from `test::init_service` (awaited).
+macro_rules! get {
+    ($svc:expr, $uri:expr) => {
+        test::call_service($svc, test::TestRequest::get().uri($uri).to_request()).await
+    };
+}
+
 #[actix_web::test]
 async fn health_is_up_on_both_ports() {
     common::logs();
-    let health = up();
-    let metrics = metrics();
-    let app_svc =
-        test::init_service(app::PORT.build(State::basic(health.clone(), metrics.clone()))).await;
-    let ops_svc = test::init_service(ops::PORT.build(State::basic(health, metrics))).await;
-
-    let app_res = test::call_service(
-        &app_svc,
-        test::TestRequest::get().uri("/health").to_request(),
-    )
-    .await;
-    assert_up(app_res).await;
-    let ops_res = test::call_service(
-        &ops_svc,
-        test::TestRequest::get().uri("/health").to_request(),
-    )
-    .await;
-    assert_up(ops_res).await;
+    let (app_svc, ops_svc) = both_ports!();
+    assert_up(get!(&app_svc, "/health")).await;
+    assert_up(get!(&ops_svc, "/health")).await;
 }
 
 async fn assert_up(res: ServiceResponse<impl MessageBody>) {
@@ -74,7 +78,7 @@ async fn health_reports_down_while_starting_and_draining() {
     let health = Health::new();
     let svc = test::init_service(ops::PORT.build(State::basic(health.clone(), metrics()))).await;
 
-    let res = test::call_service(&svc, test::TestRequest::get().uri("/health").to_request()).await;
+    let res = get!(&svc, "/health");
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body["status"], "DOWN");
@@ -82,7 +86,7 @@ async fn health_reports_down_while_starting_and_draining() {
 
     health.set_up();
     health.set_draining();
-    let res = test::call_service(&svc, test::TestRequest::get().uri("/health").to_request()).await;
+    let res = get!(&svc, "/health");
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body["reason"], "shutting down");
@@ -103,24 +107,15 @@ async fn assert_json_error(res: ServiceResponse<impl MessageBody>, status: Statu
 #[actix_web::test]
 async fn unknown_paths_and_wrong_methods_get_json_errors() {
     common::logs();
-    let health = up();
-    let metrics = metrics();
-    let app_svc =
-        test::init_service(app::PORT.build(State::basic(health.clone(), metrics.clone()))).await;
-    let ops_svc = test::init_service(ops::PORT.build(State::basic(health, metrics))).await;
+    let (app_svc, ops_svc) = both_ports!();
 
-    let nope = || test::TestRequest::get().uri("/does/not/exist").to_request();
-    let res = test::call_service(&app_svc, nope()).await;
+    let res = get!(&app_svc, "/does/not/exist");
     assert_json_error(res, StatusCode::NOT_FOUND, "not_found").await;
-    let res = test::call_service(&ops_svc, nope()).await;
+    let res = get!(&ops_svc, "/does/not/exist");
     assert_json_error(res, StatusCode::NOT_FOUND, "not_found").await;
 
     // The ops-only route is not reachable through the app port.
-    let res = test::call_service(
-        &app_svc,
-        test::TestRequest::get().uri("/metrics").to_request(),
-    )
-    .await;
+    let res = get!(&app_svc, "/metrics");
     assert_json_error(res, StatusCode::NOT_FOUND, "not_found").await;
 
     // 405 is produced by actix itself with an empty body; the fallback makes it JSON
@@ -139,10 +134,7 @@ async fn request_id_is_echoed_or_generated() {
     common::logs();
     let svc = test::init_service(app::PORT.build(State::basic(up(), metrics()))).await;
 
-    let req = test::TestRequest::get()
-        .uri("/health")
-        .insert_header(("X-Request-ID", "nginx-7f3a"))
-        .to_request();
+    let req = get_with_id("/health", "nginx-7f3a").to_request();
     let res = test::call_service(&svc, req).await;
     assert_eq!(header(&res, "x-request-id"), "nginx-7f3a");
 
@@ -155,10 +147,7 @@ async fn request_id_is_echoed_or_generated() {
     assert!(generated.bytes().all(|b| b.is_ascii_hexdigit()));
 
     // An id that is unsafe to log is replaced, not echoed.
-    let req = test::TestRequest::get()
-        .uri("/health")
-        .insert_header(("X-Request-ID", "a b\"c"))
-        .to_request();
+    let req = get_with_id("/health", "a b\"c").to_request();
     let res = test::call_service(&svc, req).await;
     let replaced = header(&res, "x-request-id");
     assert_ne!(replaced, "a b\"c");
@@ -188,6 +177,27 @@ async fn sent(
     )
 }
 
+/// Asserts that the server sends `status` with the JSON error `code` and the
+/// request id `id` exactly once for `result` (of `test::try_call_service`).
+async fn assert_error_sent(
+    result: Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error>,
+    status: StatusCode,
+    code: &str,
+    id: &str,
+) {
+    let (sent_status, ids, body) = sent(result).await;
+    assert_eq!(sent_status, status, "{body}");
+    assert_eq!(ids, [id]);
+    assert_eq!(body["error"], code, "{body}");
+}
+
+/// `GET <uri>` with `X-Request-ID: <id>`.
+fn get_with_id(uri: &str, id: &str) -> test::TestRequest {
+    test::TestRequest::get()
+        .uri(uri)
+        .insert_header(("X-Request-ID", id))
+}
+
 #[actix_web::test]
 async fn chaos_errors_5xx_echoes_the_request_id_once() {
     common::logs();
@@ -200,14 +210,15 @@ async fn chaos_errors_5xx_echoes_the_request_id_once() {
     let svc = test::init_service(app::PORT.build(state)).await;
 
     // The fault is an `Err` from a middleware, not a handler's response.
-    let req = test::TestRequest::get()
-        .uri("/health")
-        .insert_header(("X-Request-ID", "chaos-rid-1"))
-        .to_request();
-    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(ids, ["chaos-rid-1"]);
-    assert_eq!(body["error"], "chaos_injected", "{body}");
+    let req = get_with_id("/health", "chaos-rid-1").to_request();
+    let res = test::try_call_service(&svc, req).await;
+    assert_error_sent(
+        res,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "chaos_injected",
+        "chaos-rid-1",
+    )
+    .await;
 
     // Without an incoming id, the generated one is echoed.
     let req = test::TestRequest::get().uri("/health").to_request();
@@ -249,14 +260,9 @@ async fn error_produced_4xx_echoes_the_request_id_once() {
             .wrap(from_fn(request_id)),
     )
     .await;
-    let req = test::TestRequest::get()
-        .uri("/refused")
-        .insert_header(("X-Request-ID", "rid-400"))
-        .to_request();
-    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(ids, ["rid-400"]);
-    assert_eq!(body["error"], "bad_request", "{body}");
+    let req = get_with_id("/refused", "rid-400").to_request();
+    let res = test::try_call_service(&svc, req).await;
+    assert_error_sent(res, StatusCode::BAD_REQUEST, "bad_request", "rid-400").await;
 
     // The full app: a handler's 400 (invalid dispatch) and the JSON 404, once each.
     let svc = test::init_service(app::PORT.build(State::basic(up(), metrics()))).await;
@@ -265,37 +271,28 @@ async fn error_produced_4xx_echoes_the_request_id_once() {
         .insert_header(("X-Request-ID", "rid-bad-dispatch"))
         .set_payload("not json")
         .to_request();
-    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(ids, ["rid-bad-dispatch"]);
-    assert_eq!(body["error"], "bad_request", "{body}");
-    let req = test::TestRequest::get()
-        .uri("/nowhere")
-        .insert_header(("X-Request-ID", "rid-404"))
-        .to_request();
-    let (status, ids, body) = sent(test::try_call_service(&svc, req).await).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(ids, ["rid-404"]);
-    assert_eq!(body["error"], "not_found", "{body}");
+    let res = test::try_call_service(&svc, req).await;
+    assert_error_sent(
+        res,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        "rid-bad-dispatch",
+    )
+    .await;
+    let req = get_with_id("/nowhere", "rid-404").to_request();
+    let res = test::try_call_service(&svc, req).await;
+    assert_error_sent(res, StatusCode::NOT_FOUND, "not_found", "rid-404").await;
 }
 
 #[actix_web::test]
 async fn metrics_count_app_requests_by_route_and_status() {
     common::logs();
-    let health = up();
-    let metrics = metrics();
-    let app_svc =
-        test::init_service(app::PORT.build(State::basic(health.clone(), metrics.clone()))).await;
-    let ops_svc = test::init_service(ops::PORT.build(State::basic(health, metrics))).await;
+    let (app_svc, ops_svc) = both_ports!();
 
     for uri in ["/health", "/health", "/nope/1", "/nope/2"] {
-        test::call_service(&app_svc, test::TestRequest::get().uri(uri).to_request()).await;
+        get!(&app_svc, uri);
     }
-    let res = test::call_service(
-        &ops_svc,
-        test::TestRequest::get().uri("/metrics").to_request(),
-    )
-    .await;
+    let res = get!(&ops_svc, "/metrics");
     assert_eq!(res.status(), StatusCode::OK);
     assert!(content_type(&res).starts_with("text/plain; version=0.0.4"));
     let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
@@ -326,10 +323,7 @@ async fn each_app_request_logs_one_access_line_with_request_id() {
     let logs = common::logs();
     let svc = test::init_service(app::PORT.build(State::basic(up(), metrics()))).await;
 
-    let req = test::TestRequest::get()
-        .uri("/health?probe=1")
-        .insert_header(("X-Request-ID", "rid-access-1"))
-        .to_request();
+    let req = get_with_id("/health?probe=1", "rid-access-1").to_request();
     test::call_service(&svc, req).await;
     let req = test::TestRequest::delete().uri("/gone").to_request();
     let res = test::call_service(&svc, req).await;
@@ -377,10 +371,7 @@ async fn request_id_extractor_sees_the_middleware_id() {
             .wrap(from_fn(request_id)),
     )
     .await;
-    let req = test::TestRequest::get()
-        .uri("/echo")
-        .insert_header(("X-Request-ID", "prop-1"))
-        .to_request();
+    let req = get_with_id("/echo", "prop-1").to_request();
     let body = test::call_and_read_body(&svc, req).await;
     assert_eq!(body, "prop-1");
 }

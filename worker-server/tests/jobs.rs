@@ -8,7 +8,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use worker_server::testing::{CoreStub, ExtApiStub, Worker, config, error_message, job_id, metric};
+use worker_server::testing::{
+    CoreStub, ExtApiStub, Worker, assert_none_lost, config, error_message, job_id, metric,
+    post_job, quote_job,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -61,28 +64,27 @@ async fn quote_job_succeeds_and_the_result_is_called_back() {
         "Idempotency-Key sent"
     );
     assert_eq!(result["result"]["echo"], json!({"sku": "A-1", "qty": 2}));
+    // The dispatch's X-Request-ID reaches ext-api and comes back with the result.
+    assert_eq!(result["result"]["request_id"], "test-dispatch");
+    assert_eq!(core.request_id(&id).as_deref(), Some("test-dispatch"));
     assert!(result["finished_at"].as_str().unwrap().ends_with('Z'));
 
     let m = w.metrics().await;
     let ok = [("type", "quote"), ("status", "SUCCEEDED")];
-    assert_eq!(metric(&m, "worker_jobs_finished_total", &ok), 1.0);
-    assert_eq!(metric(&m, "worker_job_duration_seconds_count", &ok), 1.0);
+    assert_eq!(m.value("worker_jobs_finished_total", &ok), 1.0);
+    assert_eq!(m.value("worker_job_duration_seconds_count", &ok), 1.0);
     assert_eq!(
-        metric(&m, "ext_api_requests_total", &[("outcome", "success")]),
+        m.value("ext_api_requests_total", &[("outcome", "success")]),
         1.0
     );
     assert_eq!(
-        metric(
-            &m,
-            "worker_result_callbacks_total",
-            &[("outcome", "delivered")]
-        ),
+        m.value("worker_result_callbacks_total", &[("outcome", "delivered")]),
         1.0
     );
-    assert_eq!(metric(&m, "worker_queue_capacity", &[]), 100.0);
-    assert_eq!(metric(&m, "worker_queue_depth", &[]), 0.0);
+    assert_eq!(m.value("worker_queue_capacity", &[]), 100.0);
+    assert_eq!(m.value("worker_queue_depth", &[]), 0.0);
     assert_eq!(
-        metric(&m, "ext_api_circuit_state", &[("state", "closed")]),
+        m.value("ext_api_circuit_state", &[("state", "closed")]),
         1.0
     );
     assert!(m.contains(
@@ -154,7 +156,7 @@ async fn invalid_dispatches_get_400() {
     assert_eq!(ext.requests.load(Ordering::SeqCst), 0);
     let m = w.metrics().await;
     assert_eq!(
-        metric(&m, "worker_jobs_received_total", &[("outcome", "invalid")]),
+        m.value("worker_jobs_received_total", &[("outcome", "invalid")]),
         5.0
     );
 }
@@ -189,11 +191,114 @@ async fn full_queue_answers_429_with_retry_after_and_loses_nothing_accepted() {
     );
     assert!((2..=3).contains(&accepted.len()));
     let m = w.metrics().await;
-    assert!(metric(&m, "worker_queue_depth", &[]) >= 1.0, "{m}");
-    assert_eq!(metric(&m, "worker_jobs_in_flight", &[]), 1.0);
+    assert!(m.value("worker_queue_depth", &[]) >= 1.0, "{m}");
+    assert_eq!(m.value("worker_jobs_in_flight", &[]), 1.0);
     for id in &accepted {
         assert_eq!(core.wait_result(id, WAIT).await["status"], "SUCCEEDED");
     }
+}
+
+#[actix_web::test]
+async fn a_fixed_pool_runs_at_most_job_workers_jobs_at_once() {
+    let Lab { ext, core, w } = lab(&[("JOB_WORKERS", "3")]).await;
+    ext.delay_ms.store(100, Ordering::SeqCst);
+    let mut accepted = Vec::new();
+    for _ in 0..12 {
+        let id = job_id();
+        assert_eq!(w.dispatch(&id, &core.callback_url(&id)).await.0, 202);
+        accepted.push(id);
+    }
+    for id in &accepted {
+        assert_eq!(core.wait_result(id, WAIT).await["status"], "SUCCEEDED");
+    }
+    // 12 queued jobs of 100 ms each: all 3 tasks were busy at once, never more.
+    assert_eq!(ext.peak_concurrency(), 3);
+    assert_eq!(ext.requests.load(Ordering::SeqCst), 12);
+}
+
+/// A listener whose accept queue is full: the kernel drops new SYNs, so a
+/// connection attempt hangs until the client's connect timeout.
+struct Blackhole {
+    addr: std::net::SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<std::net::TcpStream>,
+}
+
+impl Blackhole {
+    fn start() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        // Never accepted: fill the queue until a connection attempt times out.
+        loop {
+            match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(stream) => queued.push(stream),
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
+                Err(e) => panic!("filling the accept queue: {e}"),
+            }
+            assert!(queued.len() < 64, "accept queue never filled");
+        }
+        Self {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}
+
+#[actix_web::test]
+async fn connect_timeout_ends_the_attempt_before_the_total_timeout() {
+    let hole = Blackhole::start();
+    let url = format!("http://{}", hole.addr);
+    let Lab { core, w, .. } = lab(&[
+        ("EXT_API_URL", url.as_str()),
+        ("EXT_CONNECT_TIMEOUT_MS", "100"),
+        ("EXT_TIMEOUT_MS", "2000"),
+        ("EXT_MAX_ATTEMPTS", "2"),
+    ])
+    .await;
+    let start = Instant::now();
+    let r = w.run_job(&core, WAIT).await;
+    let took = start.elapsed();
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["error"]["kind"], "timeout", "{r}");
+    let message = error_message(&r);
+    assert!(
+        message.contains("cannot connect to ext-api within 100 ms"),
+        "{r}"
+    );
+    assert!(message.contains("after 2 attempts"), "{r}");
+    // Two attempts cut at 100 ms; one at the 2000 ms total timeout would be far longer.
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let m = w.metrics().await;
+    assert_eq!(
+        m.value("ext_api_requests_total", &[("outcome", "timeout")]),
+        2.0
+    );
+}
+
+#[actix_web::test]
+async fn the_job_deadline_ends_retries_with_a_failure() {
+    let Lab { ext, core, w } = lab(&[
+        ("EXT_TIMEOUT_MS", "300"),
+        ("EXT_MAX_ATTEMPTS", "20"),
+        ("JOB_DEADLINE_MS", "700"),
+    ])
+    .await;
+    ext.delay_ms.store(5000, Ordering::SeqCst);
+    let start = Instant::now();
+    let r = w.run_job(&core, WAIT).await;
+    let took = start.elapsed();
+    assert_eq!(r["status"], "FAILED", "{r}");
+    assert_eq!(r["error"]["kind"], "timeout", "{r}");
+    assert!(error_message(&r).contains("job deadline reached"), "{r}");
+    // The budget, not 20 attempts of 300 ms, bounds the job.
+    assert!(took >= Duration::from_millis(600), "{took:?}");
+    assert!(took < Duration::from_millis(1500), "{took:?}");
+    let sent = ext.requests.load(Ordering::SeqCst);
+    assert!((2..=5).contains(&sent), "{sent} attempts reached ext-api");
 }
 
 #[actix_web::test]
@@ -213,12 +318,11 @@ async fn upstream_5xx_is_retried_then_failed_and_4xx_is_not_retried() {
     assert_eq!(ext.requests.load(Ordering::SeqCst), 4, "4xx: one attempt");
     let m = w.metrics().await;
     assert_eq!(
-        metric(&m, "ext_api_requests_total", &[("outcome", "upstream_5xx")]),
+        m.value("ext_api_requests_total", &[("outcome", "upstream_5xx")]),
         3.0
     );
     assert_eq!(
-        metric(
-            &m,
+        m.value(
             "worker_jobs_finished_total",
             &[("status", "FAILED"), ("error_kind", "upstream_5xx")]
         ),
@@ -242,10 +346,7 @@ async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
         );
     }
     let m = w.metrics().await;
-    assert_eq!(
-        metric(&m, "ext_api_circuit_state", &[("state", "open")]),
-        1.0
-    );
+    assert_eq!(m.value("ext_api_circuit_state", &[("state", "open")]), 1.0);
 
     let start = Instant::now();
     let r = w.run_job(&core, WAIT).await;
@@ -257,17 +358,17 @@ async fn circuit_opens_fails_fast_and_closes_after_a_good_probe() {
     tokio::time::sleep(Duration::from_millis(450)).await;
     let m = w.metrics().await;
     assert_eq!(
-        metric(&m, "ext_api_circuit_state", &[("state", "half_open")]),
+        m.value("ext_api_circuit_state", &[("state", "half_open")]),
         1.0
     );
     assert_eq!(w.run_job(&core, WAIT).await["status"], "SUCCEEDED");
     let m = w.metrics().await;
     assert_eq!(
-        metric(&m, "ext_api_circuit_state", &[("state", "closed")]),
+        m.value("ext_api_circuit_state", &[("state", "closed")]),
         1.0
     );
     assert_eq!(
-        metric(&m, "ext_api_requests_total", &[("outcome", "circuit_open")]),
+        m.value("ext_api_requests_total", &[("outcome", "circuit_open")]),
         1.0
     );
 }
@@ -279,15 +380,11 @@ async fn result_callback_is_retried_until_core_accepts() {
     assert_eq!(w.run_job(&core, WAIT).await["status"], "SUCCEEDED");
     let m = w.metrics().await;
     assert_eq!(
-        metric(&m, "worker_result_callbacks_total", &[("outcome", "retry")]),
+        m.value("worker_result_callbacks_total", &[("outcome", "retry")]),
         2.0
     );
     assert_eq!(
-        metric(
-            &m,
-            "worker_result_callbacks_total",
-            &[("outcome", "delivered")]
-        ),
+        m.value("worker_result_callbacks_total", &[("outcome", "delivered")]),
         1.0
     );
 }
@@ -311,13 +408,7 @@ async fn callback_that_never_lands_gives_up_and_forgets_the_job() {
     // A re-dispatch runs it again instead of being answered "duplicate".
     assert_eq!(w.dispatch(&id, &cb).await.0, 202);
     let m = w.metrics().await;
-    assert!(
-        metric(
-            &m,
-            "worker_result_callbacks_total",
-            &[("outcome", "gave_up")]
-        ) >= 1.0
-    );
+    assert!(m.value("worker_result_callbacks_total", &[("outcome", "gave_up")]) >= 1.0);
 }
 
 #[actix_web::test]
@@ -331,28 +422,29 @@ async fn shutdown_finishes_or_hands_back_every_accepted_job() {
         accepted.push(id);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let intake = w.state.jobs.clone();
+    let (app, ops) = (w.app.clone(), w.ops.clone());
+    let late = job_id();
     let start = Instant::now();
-    let report = {
-        let shutdown = w.shutdown(Duration::from_millis(500));
-        // While draining, new dispatches are refused with 503 + Retry-After.
-        intake.stop_intake();
-        let late = intake.submit(
-            worker_server::jobs::Job::from_dispatch(
-                json!({"job_id": job_id(), "type": "quote", "payload": {},
-                    "callback_url": "http://127.0.0.1:1/x"})
-                .to_string()
-                .as_bytes(),
-                "late",
-            )
-            .unwrap(),
+    let (report, ()) = tokio::join!(w.shutdown(Duration::from_millis(500)), async {
+        // Polled after the shutdown started (which stops intake before its
+        // first await): while draining, health is DOWN and a new dispatch gets
+        // 503 + Retry-After over HTTP.
+        let (status, retry_after, body) =
+            post_job(&app, &quote_job(&late, &core.callback_url(&late))).await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(retry_after.as_deref(), Some("2"));
+        assert_eq!(body["error"], "shutting_down");
+        let health = reqwest::get(format!("{ops}/health")).await.unwrap();
+        assert_eq!(health.status(), 503);
+        let m = reqwest::get(format!("{ops}/metrics")).await.unwrap();
+        let m = m.text().await.unwrap();
+        let refused = metric(
+            &m,
+            "worker_jobs_received_total",
+            &[("outcome", "shutting_down")],
         );
-        assert!(matches!(
-            late,
-            worker_server::jobs::Admission::ShuttingDown { .. }
-        ));
-        shutdown.await
-    };
+        assert_eq!(refused, 1.0);
+    });
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -363,14 +455,9 @@ async fn shutdown_finishes_or_hands_back_every_accepted_job() {
         !finished.is_empty() && !report.handed_back.is_empty(),
         "{report:?}"
     );
-    for id in &accepted {
-        let done = core.count(id) == 1;
-        let handed_back = report.handed_back.contains(id);
-        // Both is possible (a result PUT in flight when the grace ran out) and
-        // harmless: core keeps the first terminal result. Neither would be a loss.
-        assert!(done || handed_back, "job {id} lost");
-        assert!(core.count(id) <= 1, "job {id} reported twice");
-    }
+    let handed_back: Vec<&str> = report.handed_back.iter().map(String::as_str).collect();
+    assert_none_lost(&accepted, &core, &handed_back);
+    assert!(!handed_back.contains(&late.as_str()) && core.count(&late) == 0);
     let lines = common::logs().lines();
     for id in &report.handed_back {
         assert!(
@@ -385,28 +472,10 @@ async fn shutdown_finishes_or_hands_back_every_accepted_job() {
 #[actix_web::test]
 async fn chaos_contract_over_http() {
     let Lab { w, .. } = lab(&[]).await;
-    let http = reqwest::Client::new();
-    let post = |kind: &str, body: &str| {
-        http.post(format!("{}/internal/chaos/{kind}", w.ops))
-            .body(body.to_owned())
-            .send()
-    };
-    let delete = |path: &str| {
-        http.delete(format!("{}/internal/chaos{path}", w.ops))
-            .send()
-    };
-    let faults = async || {
-        json_body(
-            reqwest::get(format!("{}/internal/chaos", w.ops))
-                .await
-                .unwrap(),
-        )
-        .await
-    };
 
-    let res = post("errors", r#"{"duration_seconds": 2, "status": 503}"#)
-        .await
-        .unwrap();
+    let res = w
+        .inject("errors", r#"{"duration_seconds": 2, "status": 503}"#)
+        .await;
     assert_eq!(res.status(), 201);
     let fault = json_body(res).await["fault"].clone();
     assert_eq!(fault["kind"], "errors");
@@ -415,14 +484,9 @@ async fn chaos_contract_over_http() {
     for key in ["started_at", "expires_at"] {
         assert!(fault[key].as_str().unwrap().ends_with('Z'));
     }
-    let res = post("errors", r#"{"duration_seconds": 2}"#).await.unwrap();
+    let res = w.inject("errors", r#"{"duration_seconds": 2}"#).await;
     assert_eq!(res.status(), 409);
-    let app_health = http
-        .get(format!("{}/health", w.app))
-        .header("X-Request-ID", "chaos-over-http")
-        .send()
-        .await
-        .unwrap();
+    let app_health = w.get("/health", "chaos-over-http").await;
     assert_eq!(app_health.status(), 503);
     let ids: Vec<_> = app_health
         .headers()
@@ -437,6 +501,7 @@ async fn chaos_contract_over_http() {
     let ops_health = reqwest::get(format!("{}/health", w.ops)).await.unwrap();
     assert_eq!(ops_health.status(), 200, "ops port is not affected");
 
+    // Bad parameters of every kind are refused with 400 and the field's name.
     for (kind, body, field) in [
         ("cpu", r#"{"duration_seconds": 0}"#, "duration_seconds:"),
         ("cpu", r#"{"workers": 1}"#, "duration_seconds:"),
@@ -450,65 +515,58 @@ async fn chaos_contract_over_http() {
             r#"{"duration_seconds": 5, "delay_ms": "slow"}"#,
             "delay_ms:",
         ),
+        (
+            "errors",
+            r#"{"duration_seconds": 5, "status": 404}"#,
+            "status:",
+        ),
+        (
+            "errors",
+            r#"{"duration_seconds": 601}"#,
+            "duration_seconds:",
+        ),
         ("disk", r#"{"duration_seconds": 5, "extra": 1}"#, "extra:"),
         ("disk", r#"{"duration_seconds": 5"#, "body:"),
     ] {
-        let res = post(kind, body).await.unwrap();
+        let res = w.inject(kind, body).await;
         assert_eq!(res.status(), 400, "{kind} {body}");
         let err = json_body(res).await;
         assert_eq!(err["error"], "bad_request");
         assert!(err["message"].as_str().unwrap().starts_with(field), "{err}");
     }
-    assert_eq!(
-        post("gpu", r#"{"duration_seconds": 5}"#)
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    let unknown = w.inject("gpu", r#"{"duration_seconds": 5}"#).await;
+    assert_eq!(unknown.status(), 404);
 
-    let res = post("latency", r#"{"duration_seconds": 5, "delay_ms": 200}"#)
-        .await
-        .unwrap();
+    let res = w
+        .inject("latency", r#"{"duration_seconds": 5, "delay_ms": 200}"#)
+        .await;
     assert_eq!(res.status(), 201);
     let m = w.metrics().await;
-    assert_eq!(
-        metric(&m, "chaos_fault_active", &[("kind", "latency")]),
-        1.0
-    );
-    assert_eq!(metric(&m, "chaos_fault_active", &[("kind", "cpu")]), 0.0);
-    let list = faults().await;
+    assert_eq!(m.value("chaos_fault_active", &[("kind", "latency")]), 1.0);
+    assert_eq!(m.value("chaos_fault_active", &[("kind", "cpu")]), 0.0);
+    let list = w.faults().await;
     assert_eq!(list["service"], "worker-server");
     assert_eq!(list["faults"].as_array().unwrap().len(), 2);
 
-    let del = delete("/errors").await.unwrap();
+    let del = w.revert("/errors").await;
     assert_eq!(del.status(), 200);
     assert_eq!(json_body(del).await, json!({"reverted": ["errors"]}));
-    let del = delete("/errors").await.unwrap();
-    assert_eq!(del.status(), 404);
+    assert_eq!(w.revert("/errors").await.status(), 404);
     let start = Instant::now();
-    let res = reqwest::get(format!("{}/health", w.app)).await.unwrap();
-    assert_eq!(res.status(), 200);
+    assert_eq!(w.get("/health", "chaos-latency").await.status(), 200);
     assert!(
         start.elapsed() >= Duration::from_millis(200),
         "latency fault"
     );
 
-    // Faults end by themselves.
-    let res = post("cpu", r#"{"duration_seconds": 1, "load_percent": 20}"#)
-        .await
-        .unwrap();
+    // Faults end by themselves; the others stay.
+    let res = w
+        .inject("cpu", r#"{"duration_seconds": 1, "load_percent": 20}"#)
+        .await;
     assert_eq!(res.status(), 201);
     tokio::time::sleep(Duration::from_millis(1300)).await;
-    let list = faults().await;
-    let kinds: Vec<&str> = list["faults"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["latency"]);
-    let del = delete("").await.unwrap();
+    assert_eq!(kinds(&w.faults().await), ["latency"]);
+    let del = w.revert("").await;
     assert_eq!(json_body(del).await, json!({"reverted": ["latency"]}));
     let lines = common::logs().lines();
     assert!(
@@ -521,4 +579,82 @@ async fn chaos_contract_over_http() {
             .iter()
             .any(|l| l["msg"] == "chaos fault reverted" && l["kind"] == "errors")
     );
+}
+
+/// The kinds in a `GET /internal/chaos` answer.
+fn kinds(list: &Value) -> Vec<&str> {
+    list["faults"]
+        .as_array()
+        .expect("faults")
+        .iter()
+        .map(|f| f["kind"].as_str().expect("kind"))
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_chaos_fault_expires_by_itself() {
+    const KINDS: [&str; 5] = ["cpu", "memory", "latency", "errors", "disk"];
+    let dir = std::env::temp_dir().join(format!("worker-server-chaos-expiry-{}", job_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let Lab { w, .. } = lab(&[("CHAOS_DISK_PATH", dir.to_str().unwrap())]).await;
+    let injected = Instant::now();
+    for (kind, body) in [
+        ("cpu", r#"{"duration_seconds": 1, "load_percent": 10}"#),
+        (
+            "memory",
+            r#"{"duration_seconds": 1, "rate_mib_per_second": 1, "max_mib": 1}"#,
+        ),
+        ("latency", r#"{"duration_seconds": 1, "delay_ms": 400}"#),
+        ("errors", r#"{"duration_seconds": 1, "status": 502}"#),
+        ("disk", r#"{"duration_seconds": 1, "size_mib": 1}"#),
+    ] {
+        assert_eq!(w.inject(kind, body).await.status(), 201, "{kind}");
+    }
+    // Active: the app port is slow and failing, the ballast file exists.
+    let start = Instant::now();
+    assert_eq!(w.get("/health", "chaos-expiry-1").await.status(), 502);
+    assert!(start.elapsed() >= Duration::from_millis(400));
+    let ballast = dir.join(format!(
+        "worker-server-chaos-{}.ballast",
+        std::process::id()
+    ));
+    assert!(ballast.exists(), "{}", ballast.display());
+    let m = w.metrics().await;
+    for kind in KINDS {
+        assert_eq!(
+            m.value("chaos_fault_active", &[("kind", kind)]),
+            1.0,
+            "{kind}"
+        );
+    }
+    assert!(
+        injected.elapsed() < Duration::from_secs(1),
+        "checked before expiry"
+    );
+
+    // No DELETE: each fault's own timer ends it (metrics do not reap expired
+    // faults; only the timers can have set these gauges back to 0).
+    tokio::time::sleep(Duration::from_millis(1500).saturating_sub(injected.elapsed())).await;
+    let m = w.metrics().await;
+    for kind in KINDS {
+        assert_eq!(
+            m.value("chaos_fault_active", &[("kind", kind)]),
+            0.0,
+            "{kind}"
+        );
+        assert_eq!(
+            m.value("chaos_injections_total", &[("kind", kind)]),
+            1.0,
+            "{kind}"
+        );
+    }
+    assert!(kinds(&w.faults().await).is_empty());
+    let start = Instant::now();
+    assert_eq!(w.get("/health", "chaos-expiry-2").await.status(), 200);
+    assert!(
+        start.elapsed() < Duration::from_millis(400),
+        "no latency left"
+    );
+    assert!(!ballast.exists(), "ballast removed on expiry");
+    std::fs::remove_dir(&dir).expect("nothing left in the ballast directory");
 }

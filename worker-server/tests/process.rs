@@ -1,11 +1,12 @@
 //! The real binary: startup over real sockets, JSON stdout, SIGTERM -> exit 0,
-//! configuration errors. Uses only std (no HTTP client dependency).
+//! configuration errors, no job lost on SIGTERM, Sentry flushed on SIGTERM.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::{Map, Value};
 use worker_server::testing::parse_object;
 
 const BIN: &str = env!("CARGO_BIN_EXE_worker-server");
@@ -36,53 +37,95 @@ fn get(port: u16, path: &str, request_id: &str) -> std::io::Result<(u16, String)
     Ok((status, raw))
 }
 
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<(ExitStatus, Duration)> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some((status, start.elapsed()));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
+/// The binary, started on two free ports with stdout captured. Killed when
+/// dropped, so a failing test leaves no process behind.
+struct Proc {
+    child: Child,
+    app_port: u16,
+    ops_port: u16,
 }
 
-fn stdout_lines(child: &mut Child) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    out.lines().map(parse_object).collect()
+impl Proc {
+    /// Starts the binary with one HTTP worker, error tracking off and the
+    /// default Sentry environment (whatever the caller's environment holds),
+    /// then `env` on top.
+    fn spawn(env: &[(&str, &str)]) -> Self {
+        let (app_port, ops_port) = (free_port(), free_port());
+        let child = Command::new(BIN)
+            .env("APP_PORT", app_port.to_string())
+            .env("OPS_PORT", ops_port.to_string())
+            .env("HTTP_WORKERS", "1")
+            .env("SENTRY_DSN", "")
+            .env_remove("SENTRY_ENVIRONMENT")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            app_port,
+            ops_port,
+        }
+    }
+
+    /// Waits (up to 10 s) until the ops port reports UP.
+    fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match get(self.ops_port, "/health", "probe") {
+                Ok((200, _)) => return,
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+                other => panic!("ops port never became healthy: {other:?}"),
+            }
+        }
+    }
+
+    fn sigterm(&self) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+
+    /// Waits for the exit; returns the status and how long it took.
+    fn wait_exit(&mut self, limit: Duration) -> (ExitStatus, Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("did not exit within {limit:?}");
+    }
+
+    /// Every stdout line, parsed as a JSON object (after the exit).
+    fn stdout_lines(&mut self) -> Vec<Map<String, Value>> {
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out.lines().map(parse_object).collect()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        // Already exited in a passing test; then both are harmless no-ops.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[test]
 fn serves_both_ports_and_exits_zero_on_sigterm() {
-    let (app_port, ops_port) = (free_port(), free_port());
-    let mut child = Command::new(BIN)
-        .env("APP_PORT", app_port.to_string())
-        .env("OPS_PORT", ops_port.to_string())
-        .env("LOG_LEVEL", "info")
-        .env("HTTP_WORKERS", "1")
-        // Empty: error tracking off (the caller's environment may hold a DSN).
-        .env("SENTRY_DSN", "")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match get(ops_port, "/health", "probe") {
-            Ok((200, _)) => break,
-            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            other => {
-                let _ = child.kill();
-                panic!("ops port never became healthy: {other:?}");
-            }
-        }
-    }
+    let mut proc = Proc::spawn(&[("LOG_LEVEL", "info")]);
+    proc.wait_healthy();
+    let (app_port, ops_port) = (proc.app_port, proc.ops_port);
     let (status, raw) = get(app_port, "/health", "proc-test-1").unwrap();
     assert_eq!(status, 200, "{raw}");
     assert!(
@@ -94,20 +137,13 @@ fn serves_both_ports_and_exits_zero_on_sigterm() {
     assert_eq!(status, 200);
     assert!(raw.contains(r#"route="/health""#), "{raw}");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let Some((exit, took)) = wait_exit(&mut child, Duration::from_secs(12)) else {
-        let _ = child.kill();
-        panic!("did not exit within 12 s of SIGTERM");
-    };
+    proc.sigterm();
+    let (exit, took) = proc.wait_exit(Duration::from_secs(12));
     assert!(exit.success(), "exit status {exit:?}");
     assert!(took < Duration::from_secs(11), "shutdown took {took:?}");
     assert!(TcpStream::connect(("127.0.0.1", app_port)).is_err());
 
-    let lines = stdout_lines(&mut child);
+    let lines = proc.stdout_lines();
     for line in &lines {
         for key in ["ts", "level", "service", "msg"] {
             assert!(line.contains_key(key), "{key} missing in {line:?}");
@@ -132,82 +168,74 @@ fn serves_both_ports_and_exits_zero_on_sigterm() {
 
 #[test]
 fn invalid_configuration_exits_2_with_a_json_error_line() {
-    let mut child = Command::new(BIN)
-        .env("OPS_PORT", "not-a-port")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (exit, _) = wait_exit(&mut child, Duration::from_secs(5)).expect("exits");
+    let mut proc = Proc::spawn(&[("OPS_PORT", "not-a-port")]);
+    let (exit, _) = proc.wait_exit(Duration::from_secs(5));
     assert_eq!(exit.code(), Some(2));
-    let lines = stdout_lines(&mut child);
+    let lines = proc.stdout_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["level"], "error");
     assert_eq!(lines[0]["msg"], "invalid configuration");
     assert!(lines[0]["error"].as_str().unwrap().contains("OPS_PORT"));
 }
 
-/// SIGTERM with jobs queued and running: within the grace period every accepted
+/// SIGTERM with jobs queued and running: intake stops at once (health DOWN, a
+/// new dispatch is not accepted), and within the grace period every accepted
 /// job either has its result at core or is logged as handed back. None is lost.
 #[actix_web::test]
 async fn sigterm_loses_no_job() {
-    use worker_server::testing::{CoreStub, ExtApiStub, job_id};
+    use worker_server::testing::{
+        CoreStub, ExtApiStub, assert_none_lost, job_id, post_job, quote_job,
+    };
 
     let (ext, core) = (ExtApiStub::start(), CoreStub::start());
     ext.delay_ms.store(200, std::sync::atomic::Ordering::SeqCst);
-    let (app_port, ops_port) = (free_port(), free_port());
-    let mut child = Command::new(BIN)
-        .env("APP_PORT", app_port.to_string())
-        .env("OPS_PORT", ops_port.to_string())
-        .env("HTTP_WORKERS", "1")
-        .env("EXT_API_URL", ext.url())
-        .env("JOB_WORKERS", "2")
-        .env("SHUTDOWN_GRACE_SECONDS", "1")
-        .env("SENTRY_DSN", "")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while get(ops_port, "/health", "probe").map(|r| r.0).unwrap_or(0) != 200 {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("worker did not become healthy");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let http = reqwest::Client::new();
+    let ext_url = ext.url();
+    let mut proc = Proc::spawn(&[
+        ("EXT_API_URL", ext_url.as_str()),
+        ("JOB_WORKERS", "2"),
+        ("SHUTDOWN_GRACE_SECONDS", "1"),
+    ]);
+    proc.wait_healthy();
+    let app = format!("http://127.0.0.1:{}", proc.app_port);
     let mut accepted = Vec::new();
     for _ in 0..30 {
         let id = job_id();
-        let body = serde_json::json!({"job_id": id, "type": "quote", "payload": {"n": 1},
-            "callback_url": core.callback_url(&id)});
-        let res = http
-            .post(format!("http://127.0.0.1:{app_port}/internal/jobs"))
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 202);
+        let (status, _, body) = post_job(&app, &quote_job(&id, &core.callback_url(&id))).await;
+        assert_eq!(status, 202, "{body}");
         accepted.push(id);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let begin = Instant::now();
-    let exit = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+    proc.sigterm();
+
+    // Draining (the grace is 1 s): the ops port reports DOWN, and a new
+    // dispatch is refused (503) or finds the app port closed; never accepted.
+    let deadline = Instant::now() + Duration::from_millis(800);
+    let down = loop {
+        let (status, raw) = get(proc.ops_port, "/health", "drain-probe").unwrap();
+        if status == 503 || Instant::now() > deadline {
+            break raw;
         }
-        if begin.elapsed() > Duration::from_secs(5) {
-            let _ = child.kill();
-            panic!("not stopped within 5 s of SIGTERM (grace 1 s)");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(Duration::from_millis(10));
     };
+    assert!(down.contains(r#""reason":"shutting down""#), "{down}");
+    let late = job_id();
+    let refused = reqwest::Client::new()
+        .post(format!("{app}/internal/jobs"))
+        .body(quote_job(&late, &core.callback_url(&late)))
+        .send()
+        .await;
+    if let Ok(res) = refused {
+        assert_eq!(res.status(), 503, "a dispatch after SIGTERM");
+        assert!(res.headers().contains_key("retry-after"));
+    }
+
+    let (exit, took) = proc.wait_exit(Duration::from_secs(5));
     assert!(exit.success(), "{exit:?}");
-    let lines = stdout_lines(&mut child);
+    assert!(
+        took < Duration::from_secs(3),
+        "grace 1 s, stopped after {took:?}"
+    );
+    let lines = proc.stdout_lines();
     let handed_back: Vec<&str> = lines
         .iter()
         .filter(|l| l["msg"] == "job handed back to core (not finished before shutdown)")
@@ -219,14 +247,8 @@ async fn sigterm_loses_no_job() {
         "done {done}, handed back {}",
         handed_back.len()
     );
-    for id in &accepted {
-        let is_done = core.count(id) == 1;
-        let is_back = handed_back.contains(&id.as_str());
-        // Both is possible (a result PUT in flight when the grace ran out) and
-        // harmless: core keeps the first terminal result. Neither would be a loss.
-        assert!(is_done || is_back, "job {id} lost");
-        assert!(core.count(id) <= 1, "job {id} reported twice");
-    }
+    assert_none_lost(&accepted, &core, &handed_back);
+    assert!(!handed_back.contains(&late.as_str()) && core.count(&late) == 0);
     let stopped = lines
         .iter()
         .find(|l| l["msg"] == "job pool stopped")
@@ -242,26 +264,11 @@ async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
     use worker_server::testing::SentryReceiver;
 
     let sink = SentryReceiver::start();
-    let (app_port, ops_port) = (free_port(), free_port());
-    let mut child = Command::new(BIN)
-        .env("APP_PORT", app_port.to_string())
-        .env("OPS_PORT", ops_port.to_string())
-        .env("HTTP_WORKERS", "1")
-        .env("SENTRY_DSN", sink.dsn(2))
-        .env_remove("SENTRY_ENVIRONMENT")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while get(ops_port, "/health", "probe").map(|r| r.0).unwrap_or(0) != 200 {
-        if start.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("worker did not become healthy");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let http = reqwest::Client::new();
-    let res = http
+    let dsn = sink.dsn(2);
+    let mut proc = Proc::spawn(&[("SENTRY_DSN", dsn.as_str())]);
+    proc.wait_healthy();
+    let (app_port, ops_port) = (proc.app_port, proc.ops_port);
+    let res = reqwest::Client::new()
         .post(format!("http://127.0.0.1:{ops_port}/internal/chaos/errors"))
         .body(r#"{"duration_seconds": 30, "status": 503}"#)
         .send()
@@ -273,24 +280,10 @@ async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
     let (status, _) = get(app_port, "/nope", "proc-sentry-404").unwrap();
     assert_eq!(status, 503, "the fault covers every app-port request");
 
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let begin = Instant::now();
-    let exit = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if begin.elapsed() > Duration::from_secs(10) {
-            let _ = child.kill();
-            panic!("not stopped within 10 s of SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    proc.sigterm();
+    let (exit, _) = proc.wait_exit(Duration::from_secs(10));
     assert!(exit.success(), "{exit:?}");
-    let lines = stdout_lines(&mut child);
+    let lines = proc.stdout_lines();
     assert!(
         lines
             .iter()
@@ -325,4 +318,47 @@ async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
         "{crumbs:?}"
     );
     assert_eq!(events.len(), 2, "one per 5xx request: {events:?}");
+}
+
+/// The defaults finish within the lab's `stop_grace_period` for this service:
+/// request drain and job grace both count from the signal, then the Sentry
+/// flush; docker kills the container only after all of that.
+#[test]
+fn default_grace_fits_in_the_compose_stop_grace_period() {
+    use worker_server::config::Config;
+    use worker_server::server::SHUTDOWN_TIMEOUT_SECS;
+    use worker_server::telemetry::error_tracking::FLUSH_TIMEOUT;
+
+    let compose = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker-compose.yml");
+    let text = std::fs::read_to_string(compose).unwrap();
+    let service = text
+        .split_once("\n  worker-server:\n")
+        .map(|(_, rest)| rest)
+        .expect("worker-server service");
+    // Its own keys are indented deeper than the next service's name.
+    let block: Vec<&str> = service
+        .lines()
+        .take_while(|l| l.is_empty() || l.starts_with("   "))
+        .collect();
+    let value = |key: &str| {
+        block
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(key).map(str::trim))
+    };
+    let stop_grace = value("stop_grace_period:")
+        .map(|v| humantime::parse_duration(v).unwrap())
+        .expect("stop_grace_period of worker-server");
+    // The lab's grace: the default unless compose sets one.
+    let grace = Config::from_lookup(|name| {
+        (name == "SHUTDOWN_GRACE_SECONDS")
+            .then(|| value("SHUTDOWN_GRACE_SECONDS:").map(str::to_owned))
+            .flatten()
+    })
+    .unwrap()
+    .shutdown_grace;
+    assert!(Duration::from_secs(SHUTDOWN_TIMEOUT_SECS) <= grace);
+    assert!(
+        grace + FLUSH_TIMEOUT < stop_grace,
+        "grace {grace:?} + Sentry flush {FLUSH_TIMEOUT:?} must end before docker's {stop_grace:?}"
+    );
 }

@@ -31,50 +31,21 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     let guard = error_tracking::init(&config.sentry).expect("a DSN enables reporting");
     assert!(error_tracking::enabled());
     let worker = Worker::start(config).await;
-    let http = reqwest::Client::new();
 
     // 4xx: not reported.
-    let res = http
-        .get(format!("{}/no/such/path", worker.app))
-        .header("x-request-id", "rid-404")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let res = http
-        .post(format!("{}/internal/jobs", worker.app))
-        .header("x-request-id", "rid-400")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
+    assert_eq!(worker.get("/no/such/path", "rid-404").await.status(), 404);
+    let (status, _, _) = worker.dispatch_raw("{}").await;
+    assert_eq!(status, 400);
 
     // A job that FAILS because of ext-api is an expected outcome: not reported.
     let result = worker.run_job(&core, Duration::from_secs(10)).await;
     assert_eq!(result["status"], "FAILED", "{result}");
 
     // A 5xx from the request path (chaos `errors` fault): reported.
-    let res = http
-        .post(format!("{}/internal/chaos/errors", worker.ops))
-        .body(r#"{"duration_seconds": 30, "status": 500}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let res = http
-        .get(format!("{}/health", worker.app))
-        .header("x-request-id", "rid-500")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 500);
-    let res = http
-        .delete(format!("{}/internal/chaos", worker.ops))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let fault = r#"{"duration_seconds": 30, "status": 500}"#;
+    assert_eq!(worker.inject("errors", fault).await.status(), 201);
+    assert_eq!(worker.get("/health", "rid-500").await.status(), 500);
+    assert_eq!(worker.revert("").await.status(), 200);
 
     let event = sink
         .wait_event(Duration::from_secs(10), |e| {

@@ -17,32 +17,12 @@ async fn an_empty_dsn_sends_nothing_and_the_service_works() {
     assert!(error_tracking::init(&config.sentry).is_none());
     assert!(!error_tracking::enabled());
     let worker = Worker::start(config).await;
-    let http = reqwest::Client::new();
 
-    let res = http
-        .post(format!("{}/internal/chaos/errors", worker.ops))
-        .body(r#"{"duration_seconds": 30}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let res = http
-        .get(format!("{}/health", worker.app))
-        .header("x-request-id", "rid-off")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 500);
-    http.delete(format!("{}/internal/chaos", worker.ops))
-        .send()
-        .await
-        .unwrap();
-    let res = http
-        .get(format!("{}/health", worker.app))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let fault = r#"{"duration_seconds": 30}"#;
+    assert_eq!(worker.inject("errors", fault).await.status(), 201);
+    assert_eq!(worker.get("/health", "rid-off").await.status(), 500);
+    assert_eq!(worker.revert("").await.status(), 200);
+    assert_eq!(worker.get("/health", "rid-on").await.status(), 200);
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.requests(), 0);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use worker_server::testing::{
-    CoreStub, ExtApiStub, Toxiproxy, Worker, config, error_message, job_id, metric,
+    CoreStub, ExtApiStub, Toxiproxy, Worker, config, error_message, job_id,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -61,18 +61,19 @@ impl Lab {
     }
 
     async fn metric(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
-        metric(&self.worker.metrics().await, name, labels)
+        self.worker.metrics().await.value(name, labels)
     }
 
     /// Asserts that the job of result `r` failed as `kind`, every one of its 3
-    /// ext-api attempts having failed the same way.
+    /// ext-api attempts having failed the same way (counted, and timed, by outcome).
     async fn assert_failed_as(&self, r: &Value, kind: &str) {
         assert_eq!(r["status"], "FAILED", "{r}");
         assert_eq!(r["error"]["kind"], kind, "{r}");
-        let attempts = self
-            .metric("ext_api_requests_total", &[("outcome", kind)])
-            .await;
-        assert_eq!(attempts, 3.0, "{r}");
+        let m = self.worker.metrics().await;
+        let outcome = [("outcome", kind)];
+        assert_eq!(m.value("ext_api_requests_total", &outcome), 3.0, "{r}");
+        let timed = m.value("ext_api_request_duration_seconds_count", &outcome);
+        assert_eq!(timed, 3.0, "{r}");
     }
 
     /// Adds the toxic `name` (with `attributes`) to this lab's proxy.

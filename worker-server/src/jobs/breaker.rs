@@ -174,6 +174,15 @@ mod tests {
 
     const OPEN: Duration = Duration::from_secs(5);
 
+    /// A breaker (threshold 1) that one failure opened at `t`, and the moment
+    /// its open period ends.
+    fn opened() -> (Breaker, Instant) {
+        let b = Breaker::new(1, OPEN);
+        let t = Instant::now();
+        b.try_acquire_at(t).unwrap().settle(false, t);
+        (b, t + OPEN)
+    }
+
     #[test]
     fn opens_after_threshold_consecutive_failures() {
         let b = Breaker::new(3, OPEN);
@@ -196,10 +205,7 @@ mod tests {
 
     #[test]
     fn half_open_lets_exactly_one_probe_through() {
-        let b = Breaker::new(1, OPEN);
-        let t = Instant::now();
-        b.try_acquire_at(t).unwrap().settle(false, t);
-        let later = t + OPEN;
+        let (b, later) = opened();
         assert_eq!(b.state_at(later), CircuitState::HalfOpen);
         let probe = b.try_acquire_at(later).unwrap();
         assert!(b.try_acquire_at(later).is_err(), "second probe refused");
@@ -210,10 +216,7 @@ mod tests {
 
     #[test]
     fn failed_probe_reopens() {
-        let b = Breaker::new(1, OPEN);
-        let t = Instant::now();
-        b.try_acquire_at(t).unwrap().settle(false, t);
-        let later = t + OPEN;
+        let (b, later) = opened();
         b.try_acquire_at(later).unwrap().settle(false, later);
         assert_eq!(b.state_at(later), CircuitState::Open);
         assert_eq!(b.state_at(later + OPEN), CircuitState::HalfOpen);
@@ -221,10 +224,7 @@ mod tests {
 
     #[test]
     fn dropped_probe_frees_the_slot() {
-        let b = Breaker::new(1, OPEN);
-        let t = Instant::now();
-        b.try_acquire_at(t).unwrap().settle(false, t);
-        let later = t + OPEN;
+        let (b, later) = opened();
         drop(b.try_acquire_at(later).unwrap());
         assert!(b.try_acquire_at(later).is_ok());
     }

@@ -20,6 +20,7 @@ pub struct ExtApi {
     base_url: String,
     breaker: Breaker,
     metrics: Data<Metrics>,
+    connect_timeout: Duration,
     attempt_timeout: Duration,
     max_attempts: u32,
     backoff_base: Duration,
@@ -50,6 +51,7 @@ impl ExtApi {
                 config.breaker_open_duration,
             ),
             metrics,
+            connect_timeout: config.ext_connect_timeout,
             attempt_timeout: config.ext_attempt_timeout,
             max_attempts: config.ext_max_attempts.max(1),
             backoff_base: config.ext_backoff_base,
@@ -131,12 +133,7 @@ impl ExtApi {
                 }
             };
 
-            let retryable = match err.kind {
-                ErrorKind::Invalid | ErrorKind::CircuitOpen => false,
-                // Re-sending is safe only when the request surely did not arrive or
-                // the job type is idempotent (quote sends an Idempotency-Key).
-                _ => err.not_sent || job_type.idempotent(),
-            };
+            let retryable = safe_to_retry(err.kind, err.not_sent, job_type.idempotent());
             let backoff = self.backoff(attempt);
             let budget_left = deadline.saturating_duration_since(Instant::now());
             if !retryable || attempt >= self.max_attempts || backoff >= budget_left {
@@ -207,9 +204,12 @@ impl ExtApi {
             .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| classify(&e, timeout))?;
+            .map_err(|e| classify(&e, self.connect_timeout, timeout))?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| classify(&e, timeout))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| classify(&e, self.connect_timeout, timeout))?;
         debug!(job_id, status = status.as_u16(), "ext-api answered");
         if status.is_server_error() {
             return Err(AttemptError {
@@ -233,6 +233,17 @@ impl ExtApi {
     }
 }
 
+/// Whether an attempt that failed as `kind` may be sent again. Never for a bad
+/// job (4xx) or an open circuit; otherwise only when the request surely did not
+/// arrive (`not_sent`) or re-sending it is harmless (`idempotent`: quote sends
+/// an `Idempotency-Key`).
+fn safe_to_retry(kind: ErrorKind, not_sent: bool, idempotent: bool) -> bool {
+    match kind {
+        ErrorKind::Invalid | ErrorKind::CircuitOpen => false,
+        ErrorKind::Timeout | ErrorKind::Reset | ErrorKind::Upstream5xx => not_sent || idempotent,
+    }
+}
+
 pub fn jittered_backoff(base: Duration, max: Duration, attempt: u32) -> Duration {
     let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
     let cap = exp.min(max);
@@ -243,7 +254,18 @@ fn snippet(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned()
 }
 
-fn classify(e: &reqwest::Error, timeout: Duration) -> AttemptError {
+fn classify(e: &reqwest::Error, connect_timeout: Duration, timeout: Duration) -> AttemptError {
+    if e.is_timeout() && e.is_connect() {
+        // No connection, so the request was not sent.
+        return AttemptError {
+            kind: ErrorKind::Timeout,
+            message: format!(
+                "cannot connect to ext-api within {} ms",
+                connect_timeout.as_millis()
+            ),
+            not_sent: true,
+        };
+    }
     if e.is_timeout() {
         return AttemptError {
             kind: ErrorKind::Timeout,
@@ -299,5 +321,33 @@ mod tests {
         let distinct: std::collections::HashSet<_> =
             (0..20).map(|_| jittered_backoff(base, max, 3)).collect();
         assert!(distinct.len() > 1, "jitter");
+    }
+
+    #[test]
+    fn retries_only_where_safe() {
+        use ErrorKind::*;
+        // (kind, not_sent, idempotent) -> retry?
+        for (kind, not_sent, idempotent, retry) in [
+            // A bad job and an open circuit: never.
+            (Invalid, false, true, false),
+            (Invalid, true, true, false),
+            (CircuitOpen, true, true, false),
+            // The request may have arrived: only for an idempotent job type.
+            (Timeout, false, true, true),
+            (Timeout, false, false, false),
+            (Reset, false, true, true),
+            (Reset, false, false, false),
+            (Upstream5xx, false, true, true),
+            (Upstream5xx, false, false, false),
+            // It surely did not (connection refused or not made): always.
+            (Reset, true, false, true),
+            (Timeout, true, false, true),
+        ] {
+            assert_eq!(
+                safe_to_retry(kind, not_sent, idempotent),
+                retry,
+                "{kind:?} not_sent={not_sent} idempotent={idempotent}"
+            );
+        }
     }
 }
