@@ -17,6 +17,7 @@ import (
 	sentryhttp "github.com/getsentry/sentry-go/http"
 
 	"github.com/infra-lab/admin-server/internal/requestid"
+	"github.com/infra-lab/admin-server/internal/statuswriter"
 )
 
 // DefaultEnvironment is used when SENTRY_ENVIRONMENT is empty.
@@ -161,7 +162,7 @@ func Middleware(next http.Handler) http.Handler {
 		}
 		st := &requestState{}
 		r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.New(w)
 		next.ServeHTTP(sw, r)
 		status := sw.Status()
 		if status < 500 {
@@ -265,34 +266,3 @@ type RevertError struct {
 
 func (e *RevertError) Error() string { return e.Summary + ": " + e.Err.Error() }
 func (e *RevertError) Unwrap() error { return e.Err }
-
-// statusWriter remembers the status code written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Status is the code sent, or 200 when the handler wrote nothing.
-func (s *statusWriter) Status() int {
-	if s.status == 0 {
-		return http.StatusOK
-	}
-	return s.status
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

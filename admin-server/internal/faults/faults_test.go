@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,37 +19,21 @@ import (
 	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/faults/faultstest"
 	"github.com/infra-lab/admin-server/internal/logging"
+	"github.com/infra-lab/admin-server/internal/testlog"
 )
 
 type env struct {
 	m       *faults.Manager
 	fake    *faultstest.Fake
 	reg     *prometheus.Registry
-	logs    *syncBuf
+	logs    *testlog.Buffer
 	store   faults.Store
 	options faults.Options
 }
 
-type syncBuf struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func newSyncBuf() *syncBuf { s := &syncBuf{mu: make(chan struct{}, 1)}; return s }
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-func (s *syncBuf) String() string {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.String()
-}
-
 func newEnv(t *testing.T, store faults.Store, tweak func(*faults.Options)) *env {
 	t.Helper()
-	e := &env{fake: faultstest.New("alpha", "beta"), reg: prometheus.NewRegistry(), logs: newSyncBuf(), store: store}
+	e := &env{fake: faultstest.New("alpha", "beta"), reg: prometheus.NewRegistry(), logs: &testlog.Buffer{}, store: store}
 	e.options = faults.Options{
 		Drivers: []faults.Driver{e.fake}, Store: store,
 		Logger:  slog.New(logging.NewHandler(e.logs, slog.LevelDebug, "admin-server")),

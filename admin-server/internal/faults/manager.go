@@ -24,6 +24,11 @@ const (
 	DefaultHistoryLimit = 200
 )
 
+// cancelGrace is how long Close still waits for background reverts after its
+// context ended and it cancelled them; a driver that ignores its context longer is
+// abandoned (its outcome is then not saved).
+const cancelGrace = 2 * time.Second
+
 // Actor is who asked for an action, for the audit log.
 type Actor struct {
 	Name       string // "api", "ui", a caller-supplied name, or "ttl"/"reconcile"/"shutdown"
@@ -66,6 +71,10 @@ func (m *Manager) revertFailed(ctx context.Context, rf RevertFailure) {
 // Manager owns every fault: validation, injection, TTL expiry, revert with retries,
 // persistence and the audit trail. Backend operations are serialised (ops), state is
 // guarded by mu; reads never wait for a backend.
+//
+// Every goroutine the Manager starts (a TTL or retry timer that fired, the revert of
+// overdue faults after Start) is tracked in bg and runs under bgCtx: Close waits for
+// them, cancels them when its context ends, and after Close nothing saves the state.
 type Manager struct {
 	o         Options
 	types     map[string]Type
@@ -77,7 +86,14 @@ type Manager struct {
 	active  map[string]*Fault
 	history []Fault // oldest first
 	timers  map[string]*time.Timer
-	closed  bool
+	closed  bool // Close has begun: no timer is armed, no background work starts
+
+	bg       sync.WaitGroup // background work; Add only under mu while !closed
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+
+	saveMu sync.Mutex // serialises saves; held while sealing
+	sealed bool       // Close has returned: persist saves nothing
 }
 
 // NewManager builds a manager over the drivers' types.
@@ -117,6 +133,7 @@ func NewManager(o Options) *Manager {
 	}
 	m := &Manager{o: o, types: map[string]Type{}, drivers: map[string]Driver{},
 		active: map[string]*Fault{}, timers: map[string]*time.Timer{}}
+	m.bgCtx, m.bgCancel = context.WithCancel(context.Background())
 	for _, d := range o.Drivers {
 		for _, t := range d.Types() {
 			t.Driver = d.Name()
@@ -395,6 +412,11 @@ func (m *Manager) revert(ctx context.Context, id string, actor Actor, reason str
 	work := cloneFault(f)
 	m.mu.Unlock()
 
+	if reason != "api" && reason != "shutdown" && ctx.Err() != nil {
+		// Background work that waited for ops while Close gave up on it: leave the
+		// fault as it is, the next start reconciles it.
+		return Fault{}, ctx.Err()
+	}
 	if reason == "api" {
 		ctx = context.WithoutCancel(ctx) // as in Inject: finish what was started
 	}
@@ -485,18 +507,36 @@ func (m *Manager) armLocked(id string, at time.Time, reason string) {
 	}
 	d := max(at.Sub(m.o.Now()), 0)
 	m.timers[id] = time.AfterFunc(d, func() {
-		m.mu.Lock()
-		closed := m.closed
-		m.mu.Unlock()
-		if closed {
+		if !m.enterBackground() {
 			return
 		}
+		defer m.bg.Done()
 		r := "expired"
 		if reason == "retry" && m.isBeforeExpiry(id) {
 			r = "retry"
 		}
-		_, _ = m.revert(context.Background(), id, Actor{Name: "ttl"}, r)
+		_, _ = m.revert(m.bgCtx, id, Actor{Name: "ttl"}, r)
 	})
+}
+
+// enterBackground registers one piece of background work with Close, or reports
+// false once Close has begun. The caller must call m.bg.Done when it ends. Add
+// happens under mu while !closed and Close sets closed under mu before it waits, so
+// no Add can race the Wait.
+func (m *Manager) enterBackground() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.bg.Add(1)
+	return true
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
 }
 
 func (m *Manager) isBeforeExpiry(id string) bool {
@@ -540,19 +580,31 @@ func (m *Manager) Start(ctx context.Context) error {
 		m.o.Logger.Info("reconciled faults from the state file", slog.Int("active", len(st.Active)),
 			slog.Int("overdue", len(overdue)), slog.String("state", m.o.Store.Where()))
 	}
-	if len(overdue) > 0 {
+	if len(overdue) > 0 && m.enterBackground() {
+		// Start's values (not its cancellation) reach the reverts; Close cancels them.
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		stop := context.AfterFunc(m.bgCtx, cancel)
 		go func() {
+			defer m.bg.Done()
+			defer cancel()
+			defer stop()
 			for _, id := range overdue {
-				_, _ = m.revert(context.WithoutCancel(ctx), id, Actor{Name: "reconcile"}, "reconciled")
+				if m.isClosed() {
+					return // the rest stay in the state file, overdue, for the next start
+				}
+				_, _ = m.revert(rctx, id, Actor{Name: "reconcile"}, "reconciled")
 			}
 		}()
 	}
 	return nil
 }
 
-// Close stops the timers. With a persistent store the faults stay in effect and are
-// reconciled at the next start; without one nothing would ever revert them, so they
-// are reverted now (best effort within ctx).
+// Close stops the timers and waits, within ctx, for the reverts already running in
+// the background (a timer that fired, the reconcile after Start; the latter starts no
+// further revert); when ctx ends it cancels them and waits up to cancelGrace more.
+// With a persistent store the faults stay in effect and are reconciled at the next
+// start; without one nothing would ever revert them, so they are reverted now (best
+// effort within ctx). Once Close returns the Manager saves the state no more.
 func (m *Manager) Close(ctx context.Context) {
 	// Stop the timers first, so a failed revert below schedules no retry after exit.
 	m.mu.Lock()
@@ -562,15 +614,47 @@ func (m *Manager) Close(ctx context.Context) {
 		delete(m.timers, id)
 	}
 	m.mu.Unlock()
+	m.waitBackground(ctx)
 	if !m.o.Store.Persistent() {
 		if _, err := m.revertAll(ctx, Actor{Name: "shutdown"}, "shutdown"); err != nil {
 			m.o.Logger.Error("reverting faults at shutdown failed; they stay in effect until their backends expire them",
 				slog.String("error", err.Error()))
 		}
 	}
+	m.saveMu.Lock() // waits for a save in progress
+	m.sealed = true
+	m.saveMu.Unlock()
+}
+
+// waitBackground waits for the tracked goroutines until ctx ends, then cancels them
+// and waits up to cancelGrace more.
+func (m *Manager) waitBackground(ctx context.Context) {
+	defer m.bgCancel()
+	done := make(chan struct{})
+	go func() { m.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-ctx.Done():
+	}
+	m.bgCancel()
+	grace := time.NewTimer(cancelGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		m.o.Logger.Error("background fault reverts did not stop when cancelled; their outcome is not saved",
+			slog.Duration("grace", cancelGrace))
+	}
 }
 
 func (m *Manager) persist() {
+	m.saveMu.Lock()
+	defer m.saveMu.Unlock()
+	if m.sealed {
+		m.o.Logger.Warn("fault state not saved: the manager is closed", slog.String("state", m.o.Store.Where()))
+		return
+	}
 	m.mu.Lock()
 	st := State{Active: make([]Fault, 0, len(m.active)), History: slices.Clone(m.history)}
 	for _, f := range m.active {

@@ -61,6 +61,14 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
+// requireValidationError fails t unless err is a *faults.ValidationError.
+func requireValidationError(t *testing.T, op string, err error) {
+	t.Helper()
+	if _, ok := errors.AsType[*faults.ValidationError](err); !ok {
+		t.Fatalf("%s error %v is not a ValidationError", op, err)
+	}
+}
+
 // FuzzParseRequest: any input is either a ValidationError or a request that the
 // manager then validates without panicking; never anything else.
 func FuzzParseRequest(f *testing.F) {
@@ -77,10 +85,7 @@ func FuzzParseRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := faults.ParseRequest(body)
 		if err != nil {
-			var ve *faults.ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("error %v is not a ValidationError", err)
-			}
+			requireValidationError(t, "ParseRequest", err)
 			return
 		}
 		if r.Type == "" || r.Target == "" || r.TTL < 0 {
@@ -88,10 +93,7 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		f, err := e.Validate(r)
 		if err != nil {
-			var ve *faults.ValidationError
-			if !errors.As(err, &ve) {
-				t.Fatalf("Validate error %v is not a ValidationError", err)
-			}
+			requireValidationError(t, "Validate", err)
 			return
 		}
 		if f.TTLSeconds < 1 || f.TTLSeconds > int64(faults.DefaultMaxTTL/time.Second) {

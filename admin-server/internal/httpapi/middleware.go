@@ -12,6 +12,7 @@ import (
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/requestid"
 	"github.com/infra-lab/admin-server/internal/respond"
+	"github.com/infra-lab/admin-server/internal/statuswriter"
 )
 
 // withRequestID reads X-Request-ID (nginx sets it) or makes one, echoes it on the
@@ -33,7 +34,7 @@ func withRequestID(base *slog.Logger, next http.Handler) http.Handler {
 func withAccessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.New(w)
 		next.ServeHTTP(sw, r)
 		ms := float64(time.Since(start).Microseconds()) / 1000
 		logging.FromContext(r.Context()).LogAttrs(r.Context(), slog.LevelInfo, "request completed",
@@ -49,7 +50,7 @@ func withAccessLog(next http.Handler) http.Handler {
 // to the log only, never to the client.
 func withRecover(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
+		sw := statuswriter.New(w)
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -63,7 +64,7 @@ func withRecover(next http.Handler) http.Handler {
 				slog.String("stack", string(debug.Stack())),
 			)
 			errtrack.CapturePanic(r.Context(), v)
-			if sw.wrote {
+			if sw.Wrote() {
 				// Part of a response is out already; cutting the connection is the only
 				// honest signal left to the client.
 				panic(http.ErrAbortHandler)
@@ -73,36 +74,3 @@ func withRecover(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 	})
 }
-
-// statusWriter remembers the status code written through it.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	// 1xx informational headers (except 101) are not the final status.
-	if !s.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if !s.wrote {
-		s.status, s.wrote = http.StatusOK, true
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Status is the code sent, or 200 when the handler wrote nothing (net/http's default).
-func (s *statusWriter) Status() int {
-	if s.status == 0 {
-		return http.StatusOK
-	}
-	return s.status
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

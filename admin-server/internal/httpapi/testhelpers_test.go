@@ -18,6 +18,7 @@ import (
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/metrics"
 	"github.com/infra-lab/admin-server/internal/ratelimit"
+	"github.com/infra-lab/admin-server/internal/testlog"
 	"github.com/infra-lab/admin-server/internal/traffic"
 )
 
@@ -99,18 +100,7 @@ func do(h http.Handler, method, target, token string, header http.Header) *httpt
 // logLines parses every captured log line as JSON.
 func (f *fixture) logLines(t *testing.T) []map[string]any {
 	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(f.logs.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
-		out = append(out, m)
-	}
-	return out
+	return testlog.Lines(t, f.logs.String())
 }
 
 func decodeJSON(t *testing.T, w *httptest.ResponseRecorder) map[string]any {

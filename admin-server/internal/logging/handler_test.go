@@ -3,31 +3,15 @@ package logging
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/infra-lab/admin-server/internal/testlog"
 )
 
 var tsPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`)
-
-func decodeLines(t *testing.T, buf *bytes.Buffer) []map[string]any {
-	t.Helper()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
-		if line == "" {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("line is not JSON: %q: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
 
 func TestHandlerFields(t *testing.T) {
 	tests := []struct {
@@ -44,7 +28,7 @@ func TestHandlerFields(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
 			tt.log(slog.New(NewHandler(&buf, slog.LevelDebug, "admin-server")))
-			lines := decodeLines(t, &buf)
+			lines := testlog.Lines(t, buf.String())
 			if len(lines) != 1 {
 				t.Fatalf("got %d lines, want 1: %s", len(lines), buf.String())
 			}
@@ -80,7 +64,7 @@ func TestHandlerConvertsToUTC(t *testing.T) {
 	if err := h.Handle(context.Background(), r); err != nil {
 		t.Fatal(err)
 	}
-	if got := decodeLines(t, &buf)[0]["ts"]; got != "2026-11-26T05:40:01.123Z" {
+	if got := testlog.Lines(t, buf.String())[0]["ts"]; got != "2026-11-26T05:40:01.123Z" {
 		t.Fatalf("ts = %v, want 2026-11-26T05:40:01.123Z", got)
 	}
 }
@@ -90,7 +74,7 @@ func TestHandlerLevelFilter(t *testing.T) {
 	l := slog.New(NewHandler(&buf, slog.LevelWarn, "svc"))
 	l.Info("dropped")
 	l.Warn("kept")
-	lines := decodeLines(t, &buf)
+	lines := testlog.Lines(t, buf.String())
 	if len(lines) != 1 || lines[0]["msg"] != "kept" {
 		t.Fatalf("level filter wrong, got %v", lines)
 	}
@@ -100,7 +84,7 @@ func TestGroupedKeysUntouched(t *testing.T) {
 	var buf bytes.Buffer
 	l := slog.New(NewHandler(&buf, slog.LevelInfo, "svc"))
 	l.Info("m", slog.Group("g", slog.String("level", "custom")))
-	g, _ := decodeLines(t, &buf)[0]["g"].(map[string]any)
+	g, _ := testlog.Lines(t, buf.String())[0]["g"].(map[string]any)
 	if g["level"] != "custom" {
 		t.Fatalf("grouped attr rewritten: %v", g)
 	}
@@ -110,7 +94,7 @@ func TestFromContext(t *testing.T) {
 	var buf bytes.Buffer
 	l := slog.New(NewHandler(&buf, slog.LevelInfo, "svc")).With("request_id", "abc")
 	FromContext(WithLogger(context.Background(), l)).Info("m")
-	if got := decodeLines(t, &buf)[0]["request_id"]; got != "abc" {
+	if got := testlog.Lines(t, buf.String())[0]["request_id"]; got != "abc" {
 		t.Fatalf("request_id = %v, want abc", got)
 	}
 	if FromContext(context.Background()) != slog.Default() {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,25 +17,8 @@ import (
 	"github.com/infra-lab/admin-server/internal/health"
 	"github.com/infra-lab/admin-server/internal/logging"
 	"github.com/infra-lab/admin-server/internal/metrics"
+	"github.com/infra-lab/admin-server/internal/testlog"
 )
-
-// syncBuffer lets server goroutines and the test share a log sink safely.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func listen(t *testing.T) net.Listener {
 	t.Helper()
@@ -66,7 +47,7 @@ func get(t *testing.T, url, token string) (int, string) {
 // TestServeEndToEnd runs the real wiring on loopback ports and stops it like SIGTERM would.
 func TestServeEndToEnd(t *testing.T) {
 	const token = "end-to-end-token-0123"
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s := New(Options{
 		Config:  labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": t.TempDir()}),
 		Logger:  slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),
@@ -230,7 +211,7 @@ func TestStartsWithoutWritableStateDir(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s := New(Options{
 		Config: labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": filepath.Join(file, "state")}),
 		Logger: slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),

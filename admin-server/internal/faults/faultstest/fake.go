@@ -21,6 +21,10 @@ type Fake struct {
 	InjectErr  error
 	RevertErr  error // returned by Revert while set
 	TargetsErr error
+
+	gate     chan struct{} // while set, Revert waits on it (BlockReverts)
+	entered  chan string
+	inFlight int
 }
 
 // New returns a fake with the given targets.
@@ -66,10 +70,26 @@ func (f *Fake) Inject(_ context.Context, flt *faults.Fault) error {
 	return nil
 }
 
-func (f *Fake) Revert(_ context.Context, flt *faults.Fault) error {
+func (f *Fake) Revert(ctx context.Context, flt *faults.Fault) error {
+	f.mu.Lock()
+	f.Reverts++
+	f.inFlight++
+	gate, entered := f.gate, f.entered
+	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.inFlight--; f.mu.Unlock() }()
+	if gate != nil {
+		select {
+		case entered <- flt.ID:
+		default:
+		}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return ctx.Err() // like a backend call cut off by its context
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Reverts++
 	if f.RevertErr != nil {
 		return f.RevertErr
 	}
@@ -82,6 +102,46 @@ func (f *Fake) Revert(_ context.Context, flt *faults.Fault) error {
 
 // SetRevertErr changes the revert error safely while timers run.
 func (f *Fake) SetRevertErr(err error) { f.mu.Lock(); f.RevertErr = err; f.mu.Unlock() }
+
+// BlockReverts makes every later Revert wait, before doing anything, until release
+// is called or the call's context ends (it then returns the context's error and
+// reverts nothing), like a slow backend. Each blocked call first sends its fault id
+// on entered (buffered; ids beyond the buffer are dropped). release may be called
+// more than once.
+func (f *Fake) BlockReverts() (entered <-chan string, release func()) {
+	gate, ch := make(chan struct{}), make(chan string, 16)
+	f.mu.Lock()
+	f.gate, f.entered = gate, ch
+	f.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			f.mu.Lock()
+			if f.gate == gate {
+				f.gate, f.entered = nil, nil
+			}
+			f.mu.Unlock()
+			close(gate)
+		})
+	}
+}
+
+// InFlight returns the number of Revert calls that have not returned yet.
+func (f *Fake) InFlight() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.inFlight
+}
+
+// Apply records flt as applied without an Inject call, as a fault injected by an
+// earlier process would be; it returns flt with the driver data Inject would set.
+func (f *Fake) Apply(flt faults.Fault) faults.Fault {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	flt.DriverData = map[string]string{"handle": "h-" + flt.ID}
+	f.applied[flt.ID] = flt
+	return flt
+}
 
 // Applied lists the ids currently applied.
 func (f *Fake) Applied() []string {
