@@ -527,6 +527,8 @@ pub fn assert_none_lost(accepted: &[String], core: &CoreStub, handed_back: &[&st
 /// wrapper shell kills it when our end of its stdin closes.
 pub struct Toxiproxy {
     pub api: String,
+    /// The server's output: see [`toxiproxy_log`].
+    pub log: PathBuf,
     _stdin: Mutex<ChildStdin>,
     _child: Mutex<Child>,
 }
@@ -543,7 +545,7 @@ impl Toxiproxy {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let log = std::env::temp_dir().join(format!("worker-server-toxiproxy-{port}.log"));
+        let log = toxiproxy_log();
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(r#""$0" -host 127.0.0.1 -port "$1" >"$2" 2>&1 & pid=$!; read _ignored; kill $pid"#)
@@ -558,14 +560,16 @@ impl Toxiproxy {
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(15),
-                "toxiproxy ({}) did not listen on 127.0.0.1:{port} within 15 s; log: {}",
+                "toxiproxy ({}) did not listen on 127.0.0.1:{port} within 15 s; log ({}): {}",
                 bin.display(),
+                log.display(),
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self {
             api: format!("http://127.0.0.1:{port}"),
+            log,
             _stdin: Mutex::new(stdin),
             _child: Mutex::new(child),
         }
@@ -582,7 +586,11 @@ impl Toxiproxy {
         let status = res.status();
         let body: Value =
             serde_json::from_slice(&res.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
-        assert!(status.is_success(), "create proxy: {status} {body}");
+        assert!(
+            status.is_success(),
+            "create proxy: {status} {body}; toxiproxy log: {}",
+            self.log.display()
+        );
         let listen = body["listen"].as_str().expect("listen address").to_owned();
         format!("http://{listen}")
     }
@@ -605,7 +613,12 @@ impl Toxiproxy {
             .send()
             .await
             .expect("toxiproxy API");
-        assert!(res.status().is_success(), "add toxic: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "add toxic: {}; toxiproxy log: {}",
+            res.status(),
+            self.log.display()
+        );
     }
 
     pub async fn remove_toxic(&self, proxy: &str, name: &str) {
@@ -614,7 +627,12 @@ impl Toxiproxy {
             .send()
             .await
             .expect("toxiproxy API");
-        assert!(res.status().is_success(), "remove toxic: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "remove toxic: {}; toxiproxy log: {}",
+            res.status(),
+            self.log.display()
+        );
     }
 
     pub async fn set_enabled(&self, proxy: &str, enabled: bool) {
@@ -624,8 +642,47 @@ impl Toxiproxy {
             .send()
             .await
             .expect("toxiproxy API");
-        assert!(res.status().is_success(), "enable proxy: {}", res.status());
+        assert!(
+            res.status().is_success(),
+            "enable proxy: {}; toxiproxy log: {}",
+            res.status(),
+            self.log.display()
+        );
     }
+}
+
+/// Where the toxiproxy server of this test binary (or example) writes its output:
+/// `toxiproxy-logs/<binary>.log` in the build profile's directory, e.g.
+/// `target/debug/toxiproxy-logs/toxiproxy.log` for `tests/toxiproxy.rs`. One file
+/// per binary, overwritten by its next run: nothing piles up in /tmp, and the
+/// log of a failing run stays there to be read (the tests print its path).
+pub fn toxiproxy_log() -> PathBuf {
+    let exe = std::env::current_exe().ok();
+    // target/<profile>/deps/<name>-<hash> (tests), target/<profile>/examples/<name>.
+    let dir = exe
+        .as_deref()
+        .and_then(|e| e.parent()?.parent())
+        .map(|profile| profile.join("toxiproxy-logs"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/target/toxiproxy-logs"
+            ))
+        });
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let stem = exe
+        .as_deref()
+        .and_then(|e| e.file_stem()?.to_str())
+        .unwrap_or("toxiproxy");
+    // Without cargo's hash, so that a rebuilt binary overwrites the same file.
+    let name = match stem.rsplit_once('-') {
+        Some((name, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            name
+        }
+        _ => stem,
+    };
+    dir.join(format!("{name}.log"))
 }
 
 /// Path of the toxiproxy server binary, built when missing. Panics with the

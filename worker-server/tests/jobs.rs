@@ -216,6 +216,114 @@ async fn a_fixed_pool_runs_at_most_job_workers_jobs_at_once() {
     assert_eq!(ext.requests.load(Ordering::SeqCst), 12);
 }
 
+/// A job that panics while being processed (a worker bug, made here by the
+/// test-only process hook) ends FAILED `internal` through the normal result
+/// callback; its pool task survives, so the pool keeps running `JOB_WORKERS`
+/// jobs at once. Before the fix every panic killed a pool task for good and
+/// the job stayed "running" (re-dispatches answered "duplicate" forever).
+#[actix_web::test]
+async fn a_panicking_job_fails_as_internal_and_the_pool_keeps_its_size() {
+    const WORKERS: usize = 3;
+    let Lab { ext, core, w } = lab(&[("JOB_WORKERS", "3")]).await;
+    w.jobs().set_process_hook(|job| {
+        if job.payload["sku"] == "PANIC" {
+            panic!("test-induced bug");
+        }
+    });
+    let panicking_job = |id: &str| {
+        json!({"job_id": id, "type": "quote", "payload": {"sku": "PANIC"}, "attempt": 1,
+            "callback_url": core.callback_url(id)})
+        .to_string()
+    };
+    // Twice as many panics as pool tasks: each task has to survive more than one.
+    let mut panicked = Vec::new();
+    for _ in 0..2 * WORKERS {
+        let id = job_id();
+        let (status, _, body) = post_job(&w.app, &panicking_job(&id)).await;
+        assert_eq!(status, 202, "{body}");
+        panicked.push(id);
+    }
+    for id in &panicked {
+        let result = core.wait_result(id, WAIT).await;
+        assert_eq!(result["status"], "FAILED", "{result}");
+        assert_eq!(result["error"]["kind"], "internal", "{result}");
+        assert_eq!(
+            error_message(&result),
+            "worker panicked: test-induced bug",
+            "{result}"
+        );
+        assert_eq!(result["result"], Value::Null);
+    }
+    assert_eq!(
+        ext.requests.load(Ordering::SeqCst),
+        0,
+        "panicked before the call"
+    );
+    // Finished, not stuck "running": a re-dispatch is a duplicate of a done job.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, _, body) = post_job(&w.app, &panicking_job(&panicked[0])).await;
+    assert_eq!(
+        (status, body["state"].clone()),
+        (200, json!("done")),
+        "{body}"
+    );
+
+    // An ordinary job still succeeds...
+    let result = w.run_job(&core, WAIT).await;
+    assert_eq!(result["status"], "SUCCEEDED", "{result}");
+    // ...and the pool still runs JOB_WORKERS jobs at once.
+    ext.delay_ms.store(100, Ordering::SeqCst);
+    let mut ordinary = Vec::new();
+    for _ in 0..4 * WORKERS {
+        let id = job_id();
+        assert_eq!(w.dispatch(&id, &core.callback_url(&id)).await.0, 202);
+        ordinary.push(id);
+    }
+    for id in &ordinary {
+        assert_eq!(core.wait_result(id, WAIT).await["status"], "SUCCEEDED");
+    }
+    assert_eq!(ext.peak_concurrency(), WORKERS as u64);
+
+    let m = w.metrics().await;
+    let internal = [
+        ("type", "quote"),
+        ("status", "FAILED"),
+        ("error_kind", "internal"),
+    ];
+    assert_eq!(
+        m.value("worker_jobs_finished_total", &internal),
+        panicked.len() as f64
+    );
+    assert_eq!(m.value("worker_jobs_in_flight", &[]), 0.0);
+    assert_eq!(
+        m.value("worker_result_callbacks_total", &[("outcome", "delivered")]),
+        (panicked.len() + 1 + ordinary.len()) as f64
+    );
+    // One error line per panic, with the job's ids.
+    let lines = common::logs().lines();
+    for id in &panicked {
+        let line = lines
+            .iter()
+            .find(|l| l["msg"] == "job processing panicked" && l.get("job_id") == Some(&json!(id)))
+            .unwrap_or_else(|| panic!("no panic line for job {id}"));
+        assert_eq!(line["level"], "error");
+        assert_eq!(line["request_id"], "test-dispatch");
+        assert_eq!(line["error_kind"], "internal");
+    }
+}
+
+#[actix_web::test]
+async fn the_internal_failure_series_exists_before_any_panic() {
+    let Lab { w, .. } = lab(&[]).await;
+    let m = w.metrics().await;
+    let internal = [
+        ("type", "quote"),
+        ("status", "FAILED"),
+        ("error_kind", "internal"),
+    ];
+    assert_eq!(m.value("worker_jobs_finished_total", &internal), 0.0);
+}
+
 /// A listener whose accept queue is full: the kernel drops new SYNs, so a
 /// connection attempt hangs until the client's connect timeout.
 struct Blackhole {

@@ -1,6 +1,8 @@
 //! Sentry wiring over real sockets: a 5xx from the app port (the chaos `errors`
 //! fault) reaches a local Sentry receiver with the exception and the `service`
-//! and `request_id` tags; 4xx and job failures caused by ext-api do not.
+//! and `request_id` tags; so does a panic while processing a job (tagged with
+//! its `job_id`; the job itself ends FAILED `internal`); 4xx and job failures
+//! caused by ext-api do not.
 //!
 //! One test only: the SDK's client is process-wide.
 
@@ -12,7 +14,9 @@ use serde_json::Value;
 
 use worker_server::SERVICE_NAME;
 use worker_server::telemetry::error_tracking::{self, RELEASE};
-use worker_server::testing::{CoreStub, ExtApiStub, SentryReceiver, Worker, config};
+use worker_server::testing::{
+    CoreStub, ExtApiStub, SentryReceiver, Worker, config, job_id, post_job,
+};
 
 #[actix_web::test]
 async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() {
@@ -42,6 +46,30 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     assert_eq!(result["status"], "FAILED", "{result}");
 
     // A 5xx from the request path (chaos `errors` fault): reported.
+    // A panic while processing a job (test-only hook): reported by the panic hook
+    // from the job's own hub; the job ends FAILED `internal`.
+    worker.jobs().set_process_hook(|job| {
+        if job.payload["sku"] == "PANIC" {
+            panic!("test-induced bug");
+        }
+    });
+    let panicking = job_id();
+    let body = serde_json::json!({"job_id": panicking, "type": "quote",
+        "payload": {"sku": "PANIC"}, "callback_url": core.callback_url(&panicking)});
+    assert_eq!(post_job(&worker.app, &body.to_string()).await.0, 202);
+    let result = core.wait_result(&panicking, Duration::from_secs(10)).await;
+    assert_eq!(result["error"]["kind"], "internal", "{result}");
+    let event = sink
+        .wait_event(Duration::from_secs(10), |e| {
+            e["tags"]["job_id"] == panicking.as_str()
+        })
+        .await;
+    assert_eq!(event["tags"]["request_id"], "test-dispatch", "{event:#}");
+    assert_eq!(
+        event["exception"]["values"][0]["value"], "test-induced bug",
+        "{event:#}"
+    );
+
     let fault = r#"{"duration_seconds": 30, "status": 500}"#;
     assert_eq!(worker.inject("errors", fault).await.status(), 201);
     assert_eq!(worker.get("/health", "rid-500").await.status(), 500);
@@ -67,13 +95,13 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     assert_eq!(event["environment"], "test");
     assert_eq!(event["release"], RELEASE);
     assert_eq!(event["request"]["method"], "GET", "{event:#}");
-    // Everything queued is sent on flush: exactly one event, for project 2.
+    // Everything queued is sent on flush: exactly these two events, for project 2.
     assert!(guard.flush(Some(Duration::from_secs(2))));
     let events = sink.events();
     let summary: Vec<(&str, &Value)> = events
         .iter()
         .map(|(p, e)| (p.as_str(), &e["tags"]))
         .collect();
-    assert_eq!(events.len(), 1, "{summary:?}");
-    assert_eq!(events[0].0, "2");
+    assert_eq!(events.len(), 2, "{summary:?}");
+    assert!(events.iter().all(|(project, _)| project == "2"));
 }

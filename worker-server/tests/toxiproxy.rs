@@ -27,6 +27,8 @@ struct Lab {
 async fn lab(name: &str, extra: &[(&str, &str)]) -> Lab {
     common::logs();
     let toxi = Toxiproxy::shared();
+    // Captured by the test harness: shown only when this test fails.
+    eprintln!("toxiproxy log: {}", toxi.log.display());
     let ext = ExtApiStub::start();
     let proxy = format!("{name}-{}", &job_id()[..8]);
     let url = toxi.proxy(&proxy, ext.addr).await;

@@ -239,7 +239,8 @@ impl ExtApi {
 /// an `Idempotency-Key`).
 fn safe_to_retry(kind: ErrorKind, not_sent: bool, idempotent: bool) -> bool {
     match kind {
-        ErrorKind::Invalid | ErrorKind::CircuitOpen => false,
+        // `Internal` never comes from an attempt; a worker bug is not retried.
+        ErrorKind::Invalid | ErrorKind::CircuitOpen | ErrorKind::Internal => false,
         ErrorKind::Timeout | ErrorKind::Reset | ErrorKind::Upstream5xx => not_sent || idempotent,
     }
 }
@@ -332,6 +333,8 @@ mod tests {
             (Invalid, false, true, false),
             (Invalid, true, true, false),
             (CircuitOpen, true, true, false),
+            // A worker bug (a panic; never from an attempt): never.
+            (Internal, true, true, false),
             // The request may have arrived: only for an idempotent job type.
             (Timeout, false, true, true),
             (Timeout, false, false, false),

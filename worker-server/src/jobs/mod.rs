@@ -1,17 +1,21 @@
 //! Jobs: intake into a bounded queue, a fixed pool of tasks that call the
 //! external API, result callbacks to core-server, and hand-back on shutdown.
+//! A panic while processing a job fails that job (`internal`), never its pool task.
 //! Contract: docs/contracts/core-worker.md.
 
 pub mod breaker;
 pub mod ext_api;
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::rt;
 use actix_web::web::Data;
+use futures_util::FutureExt;
 use sentry::SentryFutureExt;
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
@@ -31,6 +35,8 @@ pub enum JobType {
 }
 
 impl JobType {
+    pub const ALL: [Self; 1] = [Self::Quote];
+
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "quote" => Some(Self::Quote),
@@ -67,6 +73,8 @@ pub enum ErrorKind {
     Upstream5xx,
     CircuitOpen,
     Invalid,
+    /// A bug in this worker: processing the job panicked.
+    Internal,
 }
 
 impl ErrorKind {
@@ -77,6 +85,7 @@ impl ErrorKind {
             Self::Upstream5xx => "upstream_5xx",
             Self::CircuitOpen => "circuit_open",
             Self::Invalid => "invalid",
+            Self::Internal => "internal",
         }
     }
 }
@@ -207,7 +216,14 @@ pub struct Jobs {
     ext: ExtApi,
     callback_client: reqwest::Client,
     metrics: Data<Metrics>,
+    /// Test seam (see [`Jobs::set_process_hook`]); absent from normal builds.
+    #[cfg(any(test, feature = "test-util"))]
+    process_hook: Mutex<Option<ProcessHook>>,
 }
+
+/// Runs at the start of every job's processing, inside its panic isolation.
+#[cfg(any(test, feature = "test-util"))]
+pub type ProcessHook = Arc<dyn Fn(&Job) + Send + Sync>;
 
 /// The running pool.
 pub struct Pool {
@@ -224,6 +240,15 @@ impl Jobs {
             .build()?;
         metrics.queue_capacity.set(config.queue_capacity as i64);
         metrics.queue_depth.set(0);
+        // Panics are rare: the series exists from the start so that an alert on
+        // `increase(...)` sees the first one.
+        for job_type in JobType::ALL {
+            metrics.jobs_finished.with_label_values(&[
+                job_type.as_str(),
+                "FAILED",
+                ErrorKind::Internal.as_str(),
+            ]);
+        }
         Ok(Arc::new(Self {
             config,
             tx,
@@ -234,7 +259,17 @@ impl Jobs {
             ext,
             callback_client,
             metrics,
+            #[cfg(any(test, feature = "test-util"))]
+            process_hook: Mutex::new(None),
         }))
+    }
+
+    /// Test-only seam (`test-util`): `hook` runs at the start of every job's
+    /// processing, where a worker bug would be. Tests make it panic for chosen
+    /// jobs to check that a panic fails that job (`internal`) and nothing else.
+    #[cfg(any(test, feature = "test-util"))]
+    pub fn set_process_hook(&self, hook: impl Fn(&Job) + Send + Sync + 'static) {
+        *self.process_hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
     }
 
     pub fn config(&self) -> &JobsConfig {
@@ -392,11 +427,51 @@ impl Jobs {
             };
             self.metrics.queue_depth.set(self.queue_depth() as i64);
             let span = info_span!("job", job_id = %job.id, request_id = %job.request_id);
-            match error_tracking::job_hub(&job.id, &job.request_id) {
-                Some(hub) => self.run(job).instrument(span).bind_hub(hub).await,
-                None => self.run(job).instrument(span).await,
+            let (id, request_id) = (job.id.clone(), job.request_id.clone());
+            // `run` turns a panic of the job's processing into a FAILED result. This
+            // is the net for a panic anywhere else in `run` (reporting the result):
+            // this task lives on with the next job (the pool keeps its size), and the
+            // job is forgotten so that core's re-dispatch runs it (as when the
+            // result callback gives up).
+            let run = AssertUnwindSafe(self.run(job)).catch_unwind();
+            let outcome = match error_tracking::job_hub(&id, &request_id) {
+                Some(hub) => run.instrument(span.clone()).bind_hub(hub).await,
+                None => run.instrument(span.clone()).await,
+            };
+            if let Err(panic) = outcome {
+                self.lock_known().states.remove(&id);
+                span.in_scope(|| {
+                    error!(
+                        error = %panic_message(&*panic),
+                        "worker panicked while reporting a job, job forgotten (core will re-dispatch)"
+                    )
+                });
             }
         }
+    }
+
+    /// The job's processing: what turns a job into its result.
+    async fn process(&self, job: &Job, deadline: Instant) -> Result<Value, JobError> {
+        #[cfg(any(test, feature = "test-util"))]
+        {
+            let hook = self
+                .process_hook
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(hook) = hook {
+                hook(job);
+            }
+        }
+        self.ext
+            .call(
+                job.job_type,
+                &job.id,
+                &job.request_id,
+                &job.payload,
+                deadline,
+            )
+            .await
     }
 
     async fn run(&self, job: Job) {
@@ -405,16 +480,22 @@ impl Jobs {
         let _in_flight = Decrement(&self.metrics.jobs_in_flight);
         let queued_ms = job.accepted_at.elapsed().as_millis() as u64;
         let deadline = Instant::now() + self.config.job_deadline;
-        let result = self
-            .ext
-            .call(
-                job.job_type,
-                &job.id,
-                &job.request_id,
-                &job.payload,
-                deadline,
-            )
-            .await;
+        // A panic while processing (a worker bug; the panic hook has reported it to
+        // Sentry with the job's tags) ends this job as FAILED `internal`, reported
+        // like any other result; the pool task carries on. Unwind safety: what the
+        // job shares stays consistent after a panic (locks recover from poisoning,
+        // a breaker permit settles on drop, metrics are atomic).
+        let result = AssertUnwindSafe(self.process(&job, deadline))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let message = format!("worker panicked: {}", panic_message(&*panic));
+                error!(error_kind = "internal", error = %message, "job processing panicked");
+                Err(JobError {
+                    kind: ErrorKind::Internal,
+                    message,
+                })
+            });
         let elapsed = job.accepted_at.elapsed();
         let status = if result.is_ok() {
             "SUCCEEDED"
@@ -543,6 +624,15 @@ impl Jobs {
     }
 }
 
+/// The message of a panic payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("non-string panic payload")
+}
+
 struct Decrement<'a>(&'a prometheus::IntGauge);
 
 impl Drop for Decrement<'_> {
@@ -662,6 +752,16 @@ mod tests {
         }
         assert_eq!(jobs.state_of(&job(1).id), None, "evicted");
         assert_eq!(jobs.state_of(&job(3).id), Some(JobState::Done));
+    }
+
+    #[test]
+    fn panic_messages_of_str_string_and_other_payloads() {
+        let of = |payload: Box<dyn Any + Send>| panic_message(&*payload).to_owned();
+        assert_eq!(of(Box::new("boom")), "boom");
+        assert_eq!(of(Box::new(format!("boom {}", 2))), "boom 2");
+        assert_eq!(of(Box::new(7_u8)), "non-string panic payload");
+        let caught = std::panic::catch_unwind(|| panic!("index {} out of range", 3)).unwrap_err();
+        assert_eq!(panic_message(&*caught), "index 3 out of range");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //!   neither the 503 that refuses dispatches while shutting down (flow control,
 //!   like 429, not a fault) nor a `/health` DOWN (no error behind it);
 //! - panics (request handlers, job pool, anywhere), through the panic hook;
-//!   inside a request or a job they carry its `request_id` (and `job_id`);
+//!   inside a request or a job they carry its `request_id` (and `job_id`); a
+//!   job that panics then ends FAILED `internal` (see `jobs`);
 //! - a runtime failure of the process (e.g. a port cannot be bound).
 //!
 //! Job failures caused by ext-api (timeouts, resets, 5xx, an open circuit) and
