@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import lab.infra.core.requestid.RequestIds;
@@ -36,7 +37,8 @@ import org.springframework.transaction.support.TransactionTemplate;
  * 202/200 remove the row and mark the job DISPATCHED; 429 waits Retry-After; 503, other 5xx,
  * timeouts and connection errors back off exponentially (capped, jittered) forever; 400 fails
  * the job. A sweep puts DISPATCHED jobs without a result for the stale timeout back into the
- * outbox. Nothing is lost: the row only goes away when the worker has the job or it is terminal.
+ * outbox, or fails them (dispatch_exhausted) once workers have taken them max-dispatches times.
+ * Nothing is lost: the row only goes away when the worker has the job or it is terminal.
  */
 @Component
 public class JobDispatcher implements SmartLifecycle {
@@ -54,6 +56,7 @@ public class JobDispatcher implements SmartLifecycle {
     private final JobMetrics metrics;
     private final HttpClient http;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final Counter exhaustedCounter;
 
     private volatile boolean running;
     private ScheduledExecutorService scheduler;
@@ -72,6 +75,10 @@ public class JobDispatcher implements SmartLifecycle {
         this.metrics = metrics;
         this.http = HttpClient.newBuilder().connectTimeout(settings.connectTimeout())
             .version(HttpClient.Version.HTTP_1_1).build();
+        // Registered up front so core_jobs_dispatch_exhausted_total is 0 (not absent) until the first one.
+        this.exhaustedCounter = Counter.builder("core.jobs.dispatch.exhausted")
+            .description("Jobs FAILED (dispatch_exhausted) after max-dispatches deliveries without a result")
+            .register(meters);
     }
 
     @Override
@@ -135,18 +142,62 @@ public class JobDispatcher implements SmartLifecycle {
     private void maintain() {
         try {
             if (settings.enabled()) {
-                int requeued = tx.execute(status -> repository.requeueStale(settings.staleTimeout()));
-                if (requeued > 0) {
-                    meters.counter("core.jobs.redispatched").increment(requeued);
-                    log.atWarn().addKeyValue("jobs", requeued).addKeyValue("stale_timeout_ms", settings.staleTimeout().toMillis())
-                        .log("stale dispatched jobs re-queued");
-                    nudge();
-                }
+                sweepStale();
             }
             metrics.refresh();
         } catch (RuntimeException ex) {
             dbWarn("jobs maintenance failed", ex);
         }
+    }
+
+    /**
+     * One stale sweep, in one transaction: DISPATCHED jobs without a result for the stale timeout
+     * become FAILED ({@code dispatch_exhausted}) once workers have taken them max-dispatches times
+     * (a poison job that crashes its worker every time must end), the others are re-queued.
+     *
+     * @return how many jobs were re-queued
+     */
+    int sweepStale() {
+        record Swept(List<JobRepository.Exhausted> exhausted, int requeued) {
+        }
+        Swept swept = tx.execute(status -> {
+            // Failing first: the re-queue must not see these as stale DISPATCHED jobs.
+            List<JobRepository.Exhausted> exhausted = repository.failExhausted(settings.staleTimeout(),
+                    settings.maxDispatches(), durationText(settings.staleTimeout()));
+            return new Swept(exhausted, repository.requeueStale(settings.staleTimeout(), settings.maxDispatches()));
+        });
+        if (!swept.exhausted().isEmpty()) {
+            exhaustedCounter.increment(swept.exhausted().size());
+            meters.counter("core.jobs.finished", "status", JobStatus.FAILED.name(), "source", "dispatch")
+                .increment(swept.exhausted().size());
+            for (JobRepository.Exhausted job : swept.exhausted()) {
+                try {
+                    if (job.requestId() != null) {
+                        MDC.put(RequestIds.MDC_KEY, job.requestId());
+                    }
+                    log.atWarn().addKeyValue("job_id", job.jobId().toString())
+                        .addKeyValue("dispatches", job.deliveries())
+                        .addKeyValue("max_dispatches", settings.maxDispatches())
+                        .addKeyValue("stale_timeout_ms", settings.staleTimeout().toMillis())
+                        .log("job dispatch exhausted; marked FAILED");
+                } finally {
+                    MDC.remove(RequestIds.MDC_KEY);
+                }
+            }
+        }
+        if (swept.requeued() > 0) {
+            meters.counter("core.jobs.redispatched").increment(swept.requeued());
+            log.atWarn().addKeyValue("jobs", swept.requeued()).addKeyValue("stale_timeout_ms", settings.staleTimeout().toMillis())
+                .log("stale dispatched jobs re-queued");
+            nudge();
+        }
+        return swept.requeued();
+    }
+
+    /** "120s", "1500ms": the stale timeout as an operator would set it, for the dispatch_exhausted message. */
+    static String durationText(Duration duration) {
+        long millis = duration.toMillis();
+        return (millis % 1000 == 0) ? (millis / 1000) + "s" : millis + "ms";
     }
 
     private void poll() {

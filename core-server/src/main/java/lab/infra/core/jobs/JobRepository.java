@@ -34,6 +34,10 @@ class JobRepository {
     record Stats(Map<JobStatus, Long> counts, long outboxSize, double outboxLagSeconds) {
     }
 
+    /** A stale job the sweep gave up on: how often a worker took it, and the request that created it. */
+    record Exhausted(UUID jobId, int deliveries, String requestId) {
+    }
+
     private final JdbcTemplate jdbc;
 
     JobRepository(JdbcTemplate jdbc) {
@@ -122,10 +126,10 @@ class JobRepository {
         jdbc.update("DELETE FROM outbox WHERE job_id = ?", jobId);
     }
 
-    /** The worker has the job; no-op when the result already arrived. */
+    /** The worker has the job (one more delivery); no-op when the result already arrived. */
     void markDispatched(UUID jobId) {
-        jdbc.update("UPDATE jobs SET status = 'DISPATCHED', dispatched_at = now(), updated_at = now() "
-                + "WHERE id = ? AND status = 'PENDING'", jobId);
+        jdbc.update("UPDATE jobs SET status = 'DISPATCHED', deliveries = deliveries + 1, dispatched_at = now(), "
+                + "updated_at = now() WHERE id = ? AND status = 'PENDING'", jobId);
     }
 
     void reschedule(UUID jobId, Duration delay, String lastError) {
@@ -140,16 +144,39 @@ class JobRepository {
                 status.name(), resultJson, errorJson, jobId) == 1;
     }
 
-    /** DISPATCHED jobs without a result for {@code staleTimeout} go back to PENDING with a new outbox row. */
-    int requeueStale(Duration staleTimeout) {
+    /**
+     * DISPATCHED jobs without a result for {@code staleTimeout} that workers have already taken
+     * {@code maxDeliveries} times become FAILED ({@code dispatch_exhausted}); no outbox row is written
+     * for them. Run it before {@link #requeueStale} in the same transaction (the sweep does).
+     */
+    List<Exhausted> failExhausted(Duration staleTimeout, int maxDeliveries, String staleTimeoutText) {
+        return jdbc.query("""
+                UPDATE jobs SET status = 'FAILED', finished_at = now(), updated_at = now(),
+                    error = jsonb_build_object('kind', 'dispatch_exhausted', 'message',
+                        format('no result after %s dispatches (stale timeout %s each)', deliveries, ?::text))
+                WHERE status = 'DISPATCHED' AND dispatched_at < now() - ?::float8 * interval '1 millisecond'
+                  AND deliveries >= ?
+                RETURNING id, deliveries, request_id
+                """,
+                (rs, n) -> new Exhausted(rs.getObject("id", UUID.class), rs.getInt("deliveries"),
+                        rs.getString("request_id")),
+                staleTimeoutText, staleTimeout.toMillis(), maxDeliveries);
+    }
+
+    /**
+     * DISPATCHED jobs without a result for {@code staleTimeout} go back to PENDING with a new outbox row
+     * (only those taken fewer than {@code maxDeliveries} times: the others are {@link #failExhausted}).
+     */
+    int requeueStale(Duration staleTimeout, int maxDeliveries) {
         return jdbc.update("""
                 WITH stale AS (
                     UPDATE jobs SET status = 'PENDING', updated_at = now()
                     WHERE status = 'DISPATCHED' AND dispatched_at < now() - ?::float8 * interval '1 millisecond'
+                      AND deliveries < ?
                     RETURNING id
                 )
                 INSERT INTO outbox (job_id) SELECT id FROM stale ON CONFLICT (job_id) DO NOTHING
-                """, staleTimeout.toMillis());
+                """, staleTimeout.toMillis(), maxDeliveries);
     }
 
     private static Job mapJob(ResultSet rs, int row) throws SQLException {

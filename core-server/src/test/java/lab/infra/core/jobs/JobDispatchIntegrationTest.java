@@ -49,6 +49,7 @@ import org.springframework.test.context.DynamicPropertySource;
     "jobs.dispatch.retry-after-max=3s",
     "jobs.dispatch.stale-timeout=1500ms",
     "jobs.dispatch.sweep-interval=200ms",
+    "jobs.dispatch.max-dispatches=3",
 })
 @DirtiesContext
 @ExtendWith(OutputCaptureExtension.class)
@@ -255,5 +256,59 @@ class JobDispatchIntegrationTest {
         assertThat(TimeUnit.NANOSECONDS.toMillis(calls.get(1).atNanos() - calls.get(0).atNanos())).isGreaterThanOrEqualTo(1400);
         assertThat(meters.counter("core.jobs.redispatched").count() - redispatched).isEqualTo(1);
         assertThat(jdbc.queryForObject("SELECT status FROM jobs WHERE id = ?::uuid", String.class, id)).isEqualTo("SUCCEEDED");
+    }
+
+    @Test
+    void poisonJobFailsAfterMaxDispatchesAndALateResultChangesNothing(CapturedOutput output) throws Exception {
+        // The worker takes the job and dies with it every time (crash, OOM kill): no result, ever.
+        worker.script(n -> new FakeWorker.Reply(202, null, 0, 0));
+        worker.start();
+        double exhausted = meters.counter("core.jobs.dispatch.exhausted").count();
+        String id = createJobs(1).get(0);
+
+        // 3 deliveries, each followed by the 1.5 s stale timeout, then FAILED instead of a 4th.
+        awaitAllTerminalExactlyOnce(1);
+        String stored = jdbc.queryForObject("SELECT status FROM jobs WHERE id = ?::uuid", String.class, id);
+        assertThat(stored).isEqualTo("FAILED");
+        assertThat(jdbc.queryForObject("SELECT error::text FROM jobs WHERE id = ?::uuid", String.class, id)).isEqualTo(
+                "{\"kind\": \"dispatch_exhausted\", \"message\": \"no result after 3 dispatches (stale timeout 1500ms each)\"}");
+        assertThat(jdbc.queryForObject("SELECT finished_at IS NOT NULL FROM jobs WHERE id = ?::uuid", Boolean.class, id)).isTrue();
+        assertThat(meters.counter("core.jobs.dispatch.exhausted").count() - exhausted).isEqualTo(1);
+        assertThat(output.getOut()).contains("\"msg\":\"job dispatch exhausted; marked FAILED\"");
+        // Not re-queued: no 4th dispatch even after two more stale timeouts.
+        Thread.sleep(3200);
+        assertThat(worker.callsFor(id)).hasSize(3);
+        assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox", Long.class)).isZero();
+
+        // The worker reports after all: 200 with the stored FAILED job, counted as a duplicate, not a second finish.
+        double duplicates = meters.counter("core.jobs.results.duplicate").count();
+        HttpResponse<String> late = http.send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + appPort + "/internal/jobs/" + id + "/result"))
+            .header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString("{\"job_id\":\"" + id + "\",\"status\":\"SUCCEEDED\","
+                    + "\"result\":{\"price\":1},\"error\":null,\"attempt\":3}")).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertThat(late.statusCode()).isEqualTo(200);
+        assertThat(json.readTree(late.body()).get("status").asText()).isEqualTo("FAILED");
+        assertThat(json.readTree(late.body()).get("error").get("kind").asText()).isEqualTo("dispatch_exhausted");
+        assertThat(meters.counter("core.jobs.results.duplicate").count() - duplicates).isEqualTo(1);
+        assertThat(finished() - finishedBefore).isEqualTo(1);
+    }
+
+    @Test
+    void refusedDispatchesDoNotCountTowardsMaxDispatches() throws Exception {
+        // The worker is down long enough for more failed attempts than the cap (3), then takes the job once
+        // and dies with it: that is one delivery, so the job is re-queued, not failed, and then succeeds.
+        String id = createJobs(1).get(0);
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+            assertThat(jdbc.queryForObject("SELECT dispatch_count FROM jobs WHERE id = ?::uuid", Integer.class, id))
+                .isGreaterThanOrEqualTo(4));
+        worker.script(n -> (n == 1) ? new FakeWorker.Reply(202, null, 0, 0) : FakeWorker.Reply.accept());
+        worker.start();
+
+        awaitAllTerminalExactlyOnce(1);
+        assertThat(jdbc.queryForObject("SELECT status FROM jobs WHERE id = ?::uuid", String.class, id)).isEqualTo("SUCCEEDED");
+        assertThat(worker.callsFor(id)).hasSize(2);
+        assertThat(worker.callsFor(id).get(0).attempt()).isGreaterThanOrEqualTo(5);
     }
 }

@@ -337,5 +337,20 @@ class JobsApiIntegrationTest {
         assertThat(metrics).contains("core_outbox_lag_seconds{service=\"core-server\"}");
         assertThat(metrics).contains("core_outbox_size{service=\"core-server\"}");
         assertThat(metrics).contains("core_jobs_accepted_total{service=\"core-server\",type=\"quote\"}");
+        // Present (0) before the first poison job, so alerts and dashboards can rely on it.
+        assertThat(metrics).contains("core_jobs_dispatch_exhausted_total{service=\"core-server\"}");
+    }
+
+    @Test
+    void everyFailedErrorKindIsStoredAndShownAsTheWorkerSentIt() throws Exception {
+        // internal: the worker's processing of the job panicked; core stores and shows it like any other kind.
+        for (String kind : List.of("internal", "dispatch_exhausted", "timeout", "invalid")) {
+            String id = create(QUOTE);
+            String error = "{\"kind\":\"" + kind + "\",\"message\":\"" + kind + " happened\"}";
+            JsonNode job = putResult(id, callback(id, "FAILED", null, error), "req-kind-" + kind);
+            assertThat(job.get("status").asText()).isEqualTo("FAILED");
+            assertThat(job.get("error")).isEqualTo(JSON.readTree(error));
+            assertThat(JSON.readTree(send("GET", "/api/jobs/" + id, null).body()).get("error")).isEqualTo(JSON.readTree(error));
+        }
     }
 }
