@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import threading
+from typing import Self
 
 import httpx
 
 from infralab.jobs import Jobs
 
 
-class JobLoad:
+class _Background:
+    """Threads that run `_run` from entering the `with` block until leaving it (stop flag,
+    bounded join: a stuck call cannot hang the drill's teardown)."""
+
+    def __init__(self, name: str, threads: int = 1) -> None:
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, name=f"{name}-{i}", daemon=True) for i in range(threads)]
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+class JobLoad(_Background):
     """Submits one job every `interval` seconds in the background while a drill runs.
 
     Bounded (at most `limit` jobs) so a drill that hangs cannot flood the lab. Refusals
@@ -20,8 +43,7 @@ class JobLoad:
         self.jobs, self.label, self.interval, self.limit = jobs, label, interval, limit
         self.accepted: list[str] = []
         self.refused: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"job-load-{label}", daemon=True)
+        super().__init__(f"job-load-{label}")
 
     def _run(self) -> None:
         n = 0
@@ -32,16 +54,8 @@ class JobLoad:
                 self.refused.append(str(exc))
             n += 1
 
-    def __enter__(self) -> JobLoad:
-        self._thread.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-
-class ConcurrentGets:
+class ConcurrentGets(_Background):
     """`workers` clients each calling `path` back to back while a drill runs: enough
     concurrency to exhaust a small connection pool. Bounded by `limit` calls in all."""
 
@@ -49,8 +63,7 @@ class ConcurrentGets:
         self.client, self.path, self.limit = client, path, limit
         self.statuses: list[int] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+        super().__init__(f"gets-{path}", threads=workers)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -63,13 +76,3 @@ class ConcurrentGets:
                 status = 0  # no answer at all (timeout, reset)
             with self._lock:
                 self.statuses.append(status)
-
-    def __enter__(self) -> ConcurrentGets:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)

@@ -1,0 +1,51 @@
+"""The drills' background loads stay bounded and stop with their `with` block."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from infralab.load import ConcurrentGets
+from infralab.waiting import wait_until
+
+pytestmark = pytest.mark.unit
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200 if self.path == "/ok" else 503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with httpx.Client(base_url=f"http://127.0.0.1:{server.server_address[1]}", timeout=5) as http:
+        yield http
+    server.shutdown()
+
+
+def test_concurrent_gets_stop_at_their_limit(client: httpx.Client) -> None:
+    with ConcurrentGets(client, "/ok", workers=3, limit=40) as load:
+        wait_until(lambda: len(load.statuses) >= 40, timeout=30, interval=0.05, what="40 calls")
+    # Each worker checks the limit before its call: at most one call per worker past it.
+    assert 40 <= len(load.statuses) <= 42
+    assert set(load.statuses) == {200}
+
+
+def test_concurrent_gets_stop_when_the_block_ends(client: httpx.Client) -> None:
+    with ConcurrentGets(client, "/busy", workers=2, limit=100_000) as load:
+        wait_until(lambda: len(load.statuses) >= 10, timeout=30, interval=0.05, what="10 calls")
+    after_exit = len(load.statuses)
+    assert not any(thread.is_alive() for thread in load._threads)
+    assert len(load.statuses) == after_exit < 100_000
+    assert set(load.statuses) == {503}
