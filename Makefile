@@ -6,7 +6,8 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 LAB := $(PY) -m infralab
-STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# sha1sum on Linux, shasum on macOS: the venv is rebuilt when pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell (sha1sum 2>/dev/null || shasum) < pyproject.toml | cut -c1-12)
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,7 +29,7 @@ clean: $(STAMP) ## remove the lab and its volumes (asks unless yes=1)
 ps: $(STAMP) ## state and health of every container
 	@$(LAB) ps
 
-logs: $(STAMP) ## logs of a service: make logs s=core-server [f=1 to follow]
+logs: $(STAMP) ## logs of a service: make logs s=core-1 [f=1 to follow]
 	@$(LAB) logs $(s) $(if $(filter 1,$(f)),--follow)
 
 test: lint test-unit suite ## every test: linters, service unit tests, config checks, smoke and failure drills

@@ -145,8 +145,20 @@ class ImageBuilder:
         self.logs_dir = WORK_DIR / "logs"
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self._host_lock = threading.Lock()
+        self._base_lock = threading.Lock()
+        self._base_ready = False
 
     def base(self) -> None:
+        """The shared Debian base (the script keeps a cached one); once per run, whichever
+        offline build needs it first, also when only one component's official pull failed."""
+        with self._base_lock:
+            if self._base_ready:
+                return
+            self.log(f"offline path: base image {BASE_IMAGE}")
+            self._base_script()
+            self._base_ready = True
+
+    def _base_script(self) -> None:
         log_file = self.logs_dir / "build-base.log"
         with log_file.open("w") as out:
             result = subprocess.run(
@@ -175,6 +187,11 @@ class ImageBuilder:
         return build.artifact
 
     def offline(self, component: Component) -> str:
+        self.base()
+        return self.offline_image(component)
+
+    def offline_image(self, component: Component) -> str:
+        """The component's image on the (already built) base."""
         if component.host_build:
             artifact = self.host_artifact(component)
             context = WORK_DIR / "build" / component.name
@@ -214,10 +231,8 @@ def resolve_images(mode: ImageMode, optional: set[str], log: Log, *, jobs: int =
         log(f"registry: {'reachable' if registry_ok else 'unreachable'} ({registry_reason})")
 
     builder = ImageBuilder(log)
-    offline_needed = [c for c in COMPONENTS if c.offline and (mode is ImageMode.OFFLINE or not registry_ok)]
-    if offline_needed:
-        log(f"offline path: base image {BASE_IMAGE}")
-        builder.base()
+    if any(c.offline for c in COMPONENTS) and (mode is ImageMode.OFFLINE or not registry_ok):
+        builder.base()  # before the parallel builds, so its log comes first
 
     def resolve(component: Component) -> Resolution:
         if component.profile and component.profile not in optional:

@@ -64,8 +64,9 @@ def lab(pytestconfig: pytest.Config, lab_images: ImagePlan) -> Iterator[Lab]:
         _log("stopping the `make up` lab if it runs (its volumes are kept)")
         stack.down(lab_images)
         stack.down(lab_images, project=project, volumes=True)
-        stack.up(lab_images, _log, project=project)
     try:
+        if not attach:
+            stack.up(lab_images, _log, project=project)  # a failed start is torn down too
         yield Lab(lab_images, Endpoints.from_env(), project)
     finally:
         if not keep:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from infralab.alerts import SlackSink
+from infralab.envfile import read_env
 from infralab.lab import Lab
 from infralab.prometheus import Prometheus
 from infralab.waiting import wait_until
@@ -47,8 +48,10 @@ def test_only_nginx_publishes_a_port(lab: Lab) -> None:
         if bound:
             published[service] = bound
     assert list(published) == ["nginx"]
-    host, port = lab.endpoints.base_url.removeprefix("http://").split(":")
-    assert published["nginx"] == [f"{host}:{port}"]
+    # On the configured address only (LAB_BIND_ADDR, 127.0.0.1 by default), not on every interface.
+    bind = read_env().get("LAB_BIND_ADDR") or "127.0.0.1"
+    port = lab.endpoints.base_url.rsplit(":", 1)[1]
+    assert published["nginx"] == [f"{bind}:{port}"]
 
 
 @pytest.mark.parametrize("port", [8081, 9090, 9093, 9100])
