@@ -8,13 +8,10 @@ core-server's restart-to-healthy time is deliberately not measured here (it woul
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import re
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from python_on_whales import docker
 
 from infralab import stack
 from infralab.alerts import SlackMessage, SlackSink
@@ -60,47 +58,6 @@ def percentile(values: Sequence[float], p: float) -> float:
     rank = (len(ordered) - 1) * p / 100
     low, high = math.floor(rank), math.ceil(rank)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-_SIZE = re.compile(r"^\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[KMGTP]?i?B)\s*$", re.IGNORECASE)
-_UNITS = {
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
-}
-
-
-def parse_size(text: str) -> float:
-    """A docker stats size ("172.3MiB", "6.5kB", "0B") in bytes."""
-    match = _SIZE.match(text)
-    if not match or match["unit"].lower() not in _UNITS:
-        raise ValueError(f"not a size: {text!r}")
-    return float(match["num"]) * _UNITS[match["unit"].lower()]
-
-
-@dataclass(frozen=True)
-class MemoryUse:
-    container: str
-    used_bytes: float
-    limit_bytes: float
-
-
-def parse_docker_stats(output: str) -> list[MemoryUse]:
-    """Lines of `docker stats --no-stream --format '{{json .}}'` as memory use per container."""
-    uses = []
-    for line in output.splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        used, _, limit = str(row["MemUsage"]).partition("/")
-        uses.append(MemoryUse(str(row["Name"]), parse_size(used), parse_size(limit) if limit.strip() else 0.0))
-    return uses
 
 
 def count_noise(messages: Iterable[SlackMessage]) -> dict[str, int]:
@@ -196,15 +153,12 @@ def machine() -> dict[str, str]:
             ),
             "",
         )
-    docker = subprocess.run(
-        ["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False
-    )
     return {
         "cores": str(os.cpu_count() or "?"),
         "memory": total or "?",
         "os": os_name or platform.system(),
         "kernel": platform.release(),
-        "docker": docker.stdout.strip() or "?",
+        "docker": str(getattr(docker.version().server, "version", None) or "?"),
     }
 
 
@@ -224,32 +178,14 @@ def lab_not_running(project: str) -> str | None:
 
 
 def memory_rows(project: str) -> list[Row]:
-    listed = subprocess.run(
-        [
-            "docker",
-            "ps",
-            "--filter",
-            f"label=com.docker.compose.project={project}",
-            "--format",
-            '{{.Names}}\t{{.Label "com.docker.compose.service"}}',
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    service_of = dict(line.split("\t", 1) for line in listed.stdout.splitlines() if "\t" in line)
-    stats = subprocess.run(
-        ["docker", "stats", "--no-stream", "--format", "{{json .}}", *sorted(service_of)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    uses = sorted(parse_docker_stats(stats.stdout), key=lambda u: -u.used_bytes)
+    containers = docker.ps(filters={"label": f"com.docker.compose.project={project}"})
+    service_of = {c.name: (c.config.labels or {}).get("com.docker.compose.service", c.name) for c in containers}
+    uses = sorted(docker.stats(containers=containers), key=lambda u: -u.memory_used)
     rows = []
     for use in uses:
-        service = service_of.get(use.container, use.container)
+        service = service_of.get(use.container_name, use.container_name)
         goal = MEMORY_GOALS_MIB.get(service)
-        used = use.used_bytes / MIB
+        used = use.memory_used / MIB
         rows.append(
             Row(
                 "idle memory",
@@ -259,7 +195,7 @@ def memory_rows(project: str) -> list[Row]:
                 used <= goal if goal is not None else None,
             )
         )
-    total = sum(u.used_bytes for u in uses) / MIB
+    total = sum(u.memory_used for u in uses) / MIB
     rows.append(Row("idle memory", f"total ({len(uses)} containers)", f"{total:.1f} MiB"))
     return rows
 

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from infralab.alerts import SlackMessage
 from infralab.bench import (
-    MIB,
     Row,
     Settings,
     bounded,
     count_noise,
     latency_rows,
-    parse_docker_stats,
-    parse_size,
     percentile,
     render_table,
 )
@@ -47,46 +43,6 @@ def test_percentile_rejects_out_of_range(bad: float) -> None:
 def test_percentile_of_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match="no values"):
         percentile([], 50)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("172.3MiB", 172.3 * MIB),
-        ("0B", 0.0),
-        ("6.5kB", 6500.0),
-        ("1GiB", 1024.0**3),
-        (" 512MiB ", 512 * MIB),
-        ("2.5MB", 2_500_000.0),
-    ],
-)
-def test_parse_size(text: str, expected: float) -> None:
-    assert parse_size(text) == pytest.approx(expected)
-
-
-@pytest.mark.parametrize("bad", ["", "12", "MiB", "1.2.3MiB", "5 apples"])
-def test_parse_size_rejects_what_is_not_a_size(bad: str) -> None:
-    with pytest.raises(ValueError, match="not a size"):
-        parse_size(bad)
-
-
-def test_parse_docker_stats_json_lines() -> None:
-    # The shape of `docker stats --no-stream --format '{{json .}}'` (Docker 20.10), fields trimmed.
-    lines = [
-        {"Name": "infralab-test-core-1-1", "MemUsage": "205.8MiB / 512MiB", "MemPerc": "40.20%", "CPUPerc": "1.0%"},
-        {"Name": "infralab-test-worker-server-1", "MemUsage": "2.4MiB / 64MiB", "MemPerc": "3.75%", "CPUPerc": "0%"},
-        {"Name": "infralab-test-ext-api-1", "MemUsage": "900kB / 23.54GiB", "MemPerc": "0.00%", "CPUPerc": "0%"},
-    ]
-    output = "\n".join(json.dumps(line) for line in lines) + "\n\n"
-    uses = parse_docker_stats(output)
-    assert [u.container for u in uses] == [
-        "infralab-test-core-1-1",
-        "infralab-test-worker-server-1",
-        "infralab-test-ext-api-1",
-    ]
-    assert uses[0].used_bytes == pytest.approx(205.8 * MIB)
-    assert uses[0].limit_bytes == pytest.approx(512 * MIB)
-    assert uses[2].used_bytes == pytest.approx(900_000)
 
 
 def message(seq: int, title: str) -> SlackMessage:
