@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,10 @@ from infralab import stack
 from infralab.alerts import SlackMessage, SlackSink
 from infralab.endpoints import Endpoints
 from infralab.images import ImagePlan
+from infralab.jobs import Jobs
 from infralab.paths import ENV_FILE
 from infralab.prometheus import Prometheus
+from infralab.waiting import DeadlineExceededError, wait_until
 
 MIB = 1024 * 1024
 # Idle memory goals per compose service (docker stats "MEM USAGE": the cgroup's usage without page cache).
@@ -238,31 +241,30 @@ def _server_seconds(job: dict[str, Any]) -> float | None:
     return (finished - created).total_seconds()
 
 
+def _terminal(jobs: Jobs, job_id: str) -> dict[str, Any] | None:
+    job = jobs.get(job_id)
+    return job if job["status"] in ("SUCCEEDED", "FAILED") else None
+
+
 def job_round_trips(client: httpx.Client, count: int) -> list[Row]:
     """Sequential: submit one job, poll it every 20 ms until terminal, then the next."""
     run = secrets.token_hex(4)
+    jobs = Jobs(client)
     client_side: list[float] = []
     server_side: list[float] = []
     errors = 0
     for n in range(count):
         started = time.perf_counter()
         try:
-            response = client.post(
-                "/api/jobs",
-                json={"type": "quote", "payload": {"item": f"bench-{run}-{n}"}},
-                headers={"Idempotency-Key": f"bench-{run}-{n}"},
-            )
-            response.raise_for_status()
-            job_id = str(response.json()["id"])
-            job: dict[str, Any] = {}
-            while time.perf_counter() - started < JOB_TIMEOUT:
-                polled = client.get(f"/api/jobs/{job_id}")
-                polled.raise_for_status()
-                job = polled.json()
-                if job.get("status") in ("SUCCEEDED", "FAILED"):
-                    break
-                time.sleep(0.02)  # polling cadence; bounds the resolution of the client-side number
-        except (httpx.HTTPError, ValueError, KeyError):
+            job_id = jobs.submit({"item": f"bench-{run}-{n}"}, key=f"bench-{run}-{n}")
+            # 20 ms polling bounds the resolution of the client-side number.
+            job = wait_until(
+                partial(_terminal, jobs, job_id),
+                timeout=JOB_TIMEOUT,
+                interval=0.02,
+                what=f"job {job_id} terminal",
+            ).value
+        except (httpx.HTTPError, ValueError, KeyError, DeadlineExceededError):
             errors += 1
             continue
         if job.get("status") != "SUCCEEDED":
