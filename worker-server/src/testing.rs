@@ -73,7 +73,8 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
     sample(text, name, labels).unwrap_or_else(|| panic!("{name} {labels:?} missing:\n{text}"))
 }
 
-/// One scrape of the ops port's `/metrics`: the text, and its samples by name.
+/// One scrape of the ops port's `/metrics` (its text exposition); [`Scrape::value`]
+/// looks a sample up.
 pub struct Scrape(pub String);
 
 impl Scrape {
@@ -266,16 +267,39 @@ impl Worker {
         core.wait_result(&id, limit).await
     }
 
+    /// POSTs the dispatch `body` as is; returns the HTTP status, `Retry-After`
+    /// and the body (`null` if not JSON).
     pub async fn dispatch_raw(&self, body: &str) -> (u16, Option<String>, Value) {
         post_job(&self.app, body).await
+    }
+
+    /// Makes the processing of every job whose `payload.sku` is `sku` panic with
+    /// "test-induced bug" (a worker bug; see [`Jobs::set_process_hook`]).
+    pub fn panic_on_sku(&self, sku: &str) {
+        let sku = sku.to_owned();
+        self.jobs().set_process_hook(move |job| {
+            if job.payload["sku"] == sku.as_str() {
+                panic!("test-induced bug");
+            }
+        });
     }
 }
 
 /// The dispatch body of a quote job (the stub ext-api echoes its payload).
 pub fn quote_job(job_id: &str, callback_url: &str) -> String {
-    json!({"job_id": job_id, "type": "quote", "payload": {"sku": "A-1", "qty": 2},
+    job_with_payload(job_id, callback_url, json!({"sku": "A-1", "qty": 2}))
+}
+
+/// The dispatch body of a quote job (attempt 1) carrying `payload`.
+pub fn job_with_payload(job_id: &str, callback_url: &str, payload: Value) -> String {
+    json!({"job_id": job_id, "type": "quote", "payload": payload,
         "attempt": 1, "callback_url": callback_url})
     .to_string()
+}
+
+/// The value of header `name` of `req`, if present and visible ASCII.
+fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 /// POSTs a dispatch `body` to the app port at `app` (`http://host:port`);
@@ -371,16 +395,10 @@ impl ExtApiStub {
                             }
                             let payload: Value =
                                 serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            let header = |name: &str| {
-                                req.headers()
-                                    .get(name)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or_default()
-                                    .to_owned()
-                            };
-                            HttpResponse::Ok().json(json!({"quote_id": header("idempotency-key"),
+                            let echoed = |name| header(&req, name).unwrap_or_default();
+                            HttpResponse::Ok().json(json!({"quote_id": echoed("idempotency-key"),
                                 "price": {"amount": "42.00", "currency": "KRW"}, "echo": payload,
-                                "request_id": header("x-request-id")}))
+                                "request_id": echoed("x-request-id")}))
                         }
                     }),
                 )
@@ -439,12 +457,8 @@ impl CoreStub {
                                 if failing {
                                     return HttpResponse::ServiceUnavailable().finish();
                                 }
-                                let request_id = req
-                                    .headers()
-                                    .get("x-request-id")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or_default()
-                                    .to_owned();
+                                let request_id =
+                                    header(&req, "x-request-id").unwrap_or_default().to_owned();
                                 request_ids.lock().unwrap().insert(id.clone(), request_id);
                                 results
                                     .lock()
@@ -733,11 +747,8 @@ impl SentryReceiver {
                             let (events, requests) = (events.clone(), requests.clone());
                             async move {
                                 requests.fetch_add(1, Ordering::SeqCst);
-                                let encoding = req
-                                    .headers()
-                                    .get("content-encoding")
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or("identity");
+                                let encoding =
+                                    header(&req, "content-encoding").unwrap_or("identity");
                                 let Some(raw) = decode_body(encoding, &body) else {
                                     return HttpResponse::UnsupportedMediaType().finish();
                                 };

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use worker_server::testing::{
-    CoreStub, ExtApiStub, Worker, assert_none_lost, config, error_message, job_id, metric,
-    post_job, quote_job,
+    CoreStub, ExtApiStub, Worker, assert_none_lost, config, error_message, job_id,
+    job_with_payload, metric, post_job, quote_job,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -225,21 +225,14 @@ async fn a_fixed_pool_runs_at_most_job_workers_jobs_at_once() {
 async fn a_panicking_job_fails_as_internal_and_the_pool_keeps_its_size() {
     const WORKERS: usize = 3;
     let Lab { ext, core, w } = lab(&[("JOB_WORKERS", "3")]).await;
-    w.jobs().set_process_hook(|job| {
-        if job.payload["sku"] == "PANIC" {
-            panic!("test-induced bug");
-        }
-    });
-    let panicking_job = |id: &str| {
-        json!({"job_id": id, "type": "quote", "payload": {"sku": "PANIC"}, "attempt": 1,
-            "callback_url": core.callback_url(id)})
-        .to_string()
-    };
+    w.panic_on_sku("PANIC");
+    let panicking_job =
+        |id: &str| job_with_payload(id, &core.callback_url(id), json!({"sku": "PANIC"}));
     // Twice as many panics as pool tasks: each task has to survive more than one.
     let mut panicked = Vec::new();
     for _ in 0..2 * WORKERS {
         let id = job_id();
-        let (status, _, body) = post_job(&w.app, &panicking_job(&id)).await;
+        let (status, _, body) = w.dispatch_raw(&panicking_job(&id)).await;
         assert_eq!(status, 202, "{body}");
         panicked.push(id);
     }
@@ -261,7 +254,7 @@ async fn a_panicking_job_fails_as_internal_and_the_pool_keeps_its_size() {
     );
     // Finished, not stuck "running": a re-dispatch is a duplicate of a done job.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let (status, _, body) = post_job(&w.app, &panicking_job(&panicked[0])).await;
+    let (status, _, body) = w.dispatch_raw(&panicking_job(&panicked[0])).await;
     assert_eq!(
         (status, body["state"].clone()),
         (200, json!("done")),

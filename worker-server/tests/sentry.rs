@@ -15,7 +15,7 @@ use serde_json::Value;
 use worker_server::SERVICE_NAME;
 use worker_server::telemetry::error_tracking::{self, RELEASE};
 use worker_server::testing::{
-    CoreStub, ExtApiStub, SentryReceiver, Worker, config, job_id, post_job,
+    CoreStub, ExtApiStub, SentryReceiver, Worker, config, job_id, job_with_payload,
 };
 
 #[actix_web::test]
@@ -48,15 +48,14 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     // A 5xx from the request path (chaos `errors` fault): reported.
     // A panic while processing a job (test-only hook): reported by the panic hook
     // from the job's own hub; the job ends FAILED `internal`.
-    worker.jobs().set_process_hook(|job| {
-        if job.payload["sku"] == "PANIC" {
-            panic!("test-induced bug");
-        }
-    });
+    worker.panic_on_sku("PANIC");
     let panicking = job_id();
-    let body = serde_json::json!({"job_id": panicking, "type": "quote",
-        "payload": {"sku": "PANIC"}, "callback_url": core.callback_url(&panicking)});
-    assert_eq!(post_job(&worker.app, &body.to_string()).await.0, 202);
+    let body = job_with_payload(
+        &panicking,
+        &core.callback_url(&panicking),
+        serde_json::json!({"sku": "PANIC"}),
+    );
+    assert_eq!(worker.dispatch_raw(&body).await.0, 202);
     let result = core.wait_result(&panicking, Duration::from_secs(10)).await;
     assert_eq!(result["error"]["kind"], "internal", "{result}");
     let event = sink

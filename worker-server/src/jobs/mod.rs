@@ -223,7 +223,7 @@ pub struct Jobs {
 
 /// Runs at the start of every job's processing, inside its panic isolation.
 #[cfg(any(test, feature = "test-util"))]
-pub type ProcessHook = Arc<dyn Fn(&Job) + Send + Sync>;
+type ProcessHook = Arc<dyn Fn(&Job) + Send + Sync>;
 
 /// The running pool.
 pub struct Pool {
