@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,11 +60,17 @@ func TestCloseAwaitsBackgroundReverts(t *testing.T) {
 		releaseAfter time.Duration
 		wantState    string // of the first fault after Close
 		wantReason   string
+		maxRetries   int // 0: the default
 	}{
-		{"reconcile finishes within the budget", -time.Minute, 50 * time.Millisecond, faults.StateReverted, "reconciled"},
-		{"reconcile cut off at the deadline", -time.Minute, 0, faults.StateActive, ""},
-		{"ttl timer finishes within the budget", 300 * time.Millisecond, 50 * time.Millisecond, faults.StateExpired, "expired"},
-		{"ttl timer cut off at the deadline", 300 * time.Millisecond, 0, faults.StateActive, ""},
+		{"reconcile finishes within the budget", -time.Minute, 50 * time.Millisecond, faults.StateReverted, "reconciled", 0},
+		{"reconcile cut off at the deadline", -time.Minute, 0, faults.StateActive, "", 0},
+		{"ttl timer finishes within the budget", 300 * time.Millisecond, 50 * time.Millisecond, faults.StateExpired, "expired", 0},
+		{"ttl timer cut off at the deadline", 300 * time.Millisecond, 0, faults.StateActive, "", 0},
+		// A revert cut off by Close is no failed attempt: on its last allowed attempt
+		// it must not turn the fault revert_failed, or the next start would never
+		// reconcile a fault that may still be in effect.
+		{"reconcile cut off on its last attempt", -time.Minute, 0, faults.StateActive, "", 1},
+		{"ttl timer cut off on its last attempt", 300 * time.Millisecond, 0, faults.StateActive, "", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,12 +91,14 @@ func TestCloseAwaitsBackgroundReverts(t *testing.T) {
 				t.Fatal(err)
 			}
 			store := &recordingStore{Store: fs}
+			var reported atomic.Int32 // failed reverts told to error tracking
 			entered, release := fake.BlockReverts()
 			defer release()
 			m := faults.NewManager(faults.Options{
 				Drivers: []faults.Driver{fake}, Store: store, Metrics: faults.NewMetrics(prometheus.NewRegistry()),
 				Logger:     slog.New(logging.NewHandler(&testlog.Buffer{}, slog.LevelDebug, "admin-server")),
-				RetryDelay: 10 * time.Millisecond,
+				RetryDelay: 10 * time.Millisecond, MaxRetries: tt.maxRetries,
+				OnRevertFailure: func(context.Context, faults.RevertFailure) { reported.Add(1) },
 			})
 			if err := m.Start(context.Background()); err != nil {
 				t.Fatal(err)
@@ -135,6 +144,13 @@ func TestCloseAwaitsBackgroundReverts(t *testing.T) {
 			if got.State != tt.wantState || got.EndReason != tt.wantReason {
 				t.Errorf("fault %s in the state file after Close: state %q reason %q, want %q %q",
 					first, got.State, got.EndReason, tt.wantState, tt.wantReason)
+			}
+			if tt.wantState == faults.StateActive && (got.RevertAttempts != 0 || got.Error != "") {
+				t.Errorf("fault %s cut off by Close was counted as a failed revert: attempts %d, error %q",
+					first, got.RevertAttempts, got.Error)
+			}
+			if n := reported.Load(); n != 0 {
+				t.Errorf("%d failed reverts reported to error tracking", n)
 			}
 
 			// Nothing the manager started may run on: no new revert, no state write.

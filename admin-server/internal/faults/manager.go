@@ -24,11 +24,6 @@ const (
 	DefaultHistoryLimit = 200
 )
 
-// cancelGrace is how long Close still waits for background reverts after its
-// context ended and it cancelled them; a driver that ignores its context longer is
-// abandoned (its outcome is then not saved).
-const cancelGrace = 2 * time.Second
-
 // Actor is who asked for an action, for the audit log.
 type Actor struct {
 	Name       string // "api", "ui", a caller-supplied name, or "ttl"/"reconcile"/"shutdown"
@@ -91,9 +86,6 @@ type Manager struct {
 	bg       sync.WaitGroup // background work; Add only under mu while !closed
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
-
-	saveMu sync.Mutex // serialises saves; held while sealing
-	sealed bool       // Close has returned: persist saves nothing
 }
 
 // NewManager builds a manager over the drivers' types.
@@ -423,6 +415,12 @@ func (m *Manager) revert(ctx context.Context, id string, actor Actor, reason str
 	ctx, cancel := context.WithTimeout(ctx, m.o.OpTimeout) // shutdown keeps its own budget
 	defer cancel()
 	err := m.drivers[work.Type].Revert(ctx, &work)
+	if err != nil && reason != "api" && reason != "shutdown" && m.bgCtx.Err() != nil {
+		// Close cut this background revert off: not a failed attempt. Leave the fault
+		// as it is (no attempt counted, no retry, no audit or report), the next start
+		// reconciles it.
+		return Fault{}, err
+	}
 	action := "revert"
 	if reason != "api" {
 		action = reason
@@ -581,18 +579,13 @@ func (m *Manager) Start(ctx context.Context) error {
 			slog.Int("overdue", len(overdue)), slog.String("state", m.o.Store.Where()))
 	}
 	if len(overdue) > 0 && m.enterBackground() {
-		// Start's values (not its cancellation) reach the reverts; Close cancels them.
-		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		stop := context.AfterFunc(m.bgCtx, cancel)
 		go func() {
 			defer m.bg.Done()
-			defer cancel()
-			defer stop()
 			for _, id := range overdue {
 				if m.isClosed() {
 					return // the rest stay in the state file, overdue, for the next start
 				}
-				_, _ = m.revert(rctx, id, Actor{Name: "reconcile"}, "reconciled")
+				_, _ = m.revert(m.bgCtx, id, Actor{Name: "reconcile"}, "reconciled")
 			}
 		}()
 	}
@@ -601,10 +594,11 @@ func (m *Manager) Start(ctx context.Context) error {
 
 // Close stops the timers and waits, within ctx, for the reverts already running in
 // the background (a timer that fired, the reconcile after Start; the latter starts no
-// further revert); when ctx ends it cancels them and waits up to cancelGrace more.
-// With a persistent store the faults stay in effect and are reconciled at the next
-// start; without one nothing would ever revert them, so they are reverted now (best
-// effort within ctx). Once Close returns the Manager saves the state no more.
+// further revert); when ctx ends it cancels them and waits for them to stop (every
+// driver call ends when its context is cancelled). With a persistent store the
+// faults stay in effect and are reconciled at the next start; without one nothing
+// would ever revert them, so they are reverted now (best effort within ctx). Once
+// Close returns no background work is left to save the state.
 func (m *Manager) Close(ctx context.Context) {
 	// Stop the timers first, so a failed revert below schedules no retry after exit.
 	m.mu.Lock()
@@ -621,40 +615,18 @@ func (m *Manager) Close(ctx context.Context) {
 				slog.String("error", err.Error()))
 		}
 	}
-	m.saveMu.Lock() // waits for a save in progress
-	m.sealed = true
-	m.saveMu.Unlock()
 }
 
-// waitBackground waits for the tracked goroutines until ctx ends, then cancels them
-// and waits up to cancelGrace more.
+// waitBackground waits for the tracked goroutines; when ctx ends first it cancels
+// them (bgCtx) and waits for them to return.
 func (m *Manager) waitBackground(ctx context.Context) {
-	defer m.bgCancel()
-	done := make(chan struct{})
-	go func() { m.bg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return
-	case <-ctx.Done():
-	}
+	stop := context.AfterFunc(ctx, m.bgCancel)
+	m.bg.Wait()
+	stop()
 	m.bgCancel()
-	grace := time.NewTimer(cancelGrace)
-	defer grace.Stop()
-	select {
-	case <-done:
-	case <-grace.C:
-		m.o.Logger.Error("background fault reverts did not stop when cancelled; their outcome is not saved",
-			slog.Duration("grace", cancelGrace))
-	}
 }
 
 func (m *Manager) persist() {
-	m.saveMu.Lock()
-	defer m.saveMu.Unlock()
-	if m.sealed {
-		m.o.Logger.Warn("fault state not saved: the manager is closed", slog.String("state", m.o.Store.Where()))
-		return
-	}
 	m.mu.Lock()
 	st := State{Active: make([]Fault, 0, len(m.active)), History: slices.Clone(m.history)}
 	for _, f := range m.active {
