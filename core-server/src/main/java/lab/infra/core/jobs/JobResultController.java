@@ -76,7 +76,8 @@ class JobResultController {
                 }
                 log.atWarn().addKeyValue("job_id", jobId.toString()).addKeyValue("reported_status", reported.name())
                     .addKeyValue("status", status.name())
-                    .log("job result contains U+0000, which cannot be stored; result discarded");
+                    .log("job result contains U+0000, which cannot be stored; recording FAILED without it "
+                        + "unless the job already finished");
             }
             if (error != null && Jsonb.containsNul(error)) {
                 error = Jsonb.replaceNul(error);

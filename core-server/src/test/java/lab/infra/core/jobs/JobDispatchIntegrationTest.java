@@ -1,22 +1,20 @@
 package lab.infra.core.jobs;
 
+import static lab.infra.core.testsupport.TestHttp.JSON;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import lab.infra.core.testsupport.TestHttp;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -55,8 +53,6 @@ import org.springframework.test.context.DynamicPropertySource;
 @ExtendWith(OutputCaptureExtension.class)
 class JobDispatchIntegrationTest {
 
-    private static final ObjectMapper json = new ObjectMapper();
-    private static final HttpClient http = HttpClient.newHttpClient();
     private static int appPort;
     private static FakeWorker worker;
 
@@ -114,12 +110,10 @@ class JobDispatchIntegrationTest {
     private List<String> createJobs(int n) throws Exception {
         List<String> ids = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + appPort + "/api/jobs"))
-                .header("Content-Type", "application/json").header("X-Request-ID", "dispatch-test-" + i)
-                .POST(HttpRequest.BodyPublishers.ofString("{\"type\":\"quote\",\"payload\":{\"n\":" + i + "}}")).build(),
-                HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> response = TestHttp.send(appPort, "POST", "/api/jobs",
+                    "{\"type\":\"quote\",\"payload\":{\"n\":" + i + "}}", "X-Request-ID", "dispatch-test-" + i);
             assertThat(response.statusCode()).isEqualTo(202);
-            ids.add(json.readTree(response.body()).get("id").asText());
+            ids.add(JSON.readTree(response.body()).get("id").asText());
         }
         return ids;
     }
@@ -259,7 +253,7 @@ class JobDispatchIntegrationTest {
     }
 
     @Test
-    void poisonJobFailsAfterMaxDispatchesAndALateResultChangesNothing(CapturedOutput output) throws Exception {
+    void poisonJobFailsAfterMaxDispatches(CapturedOutput output) throws Exception {
         // The worker takes the job and dies with it every time (crash, OOM kill): no result, ever.
         worker.script(n -> new FakeWorker.Reply(202, null, 0, 0));
         worker.start();
@@ -275,24 +269,13 @@ class JobDispatchIntegrationTest {
         assertThat(jdbc.queryForObject("SELECT finished_at IS NOT NULL FROM jobs WHERE id = ?::uuid", Boolean.class, id)).isTrue();
         assertThat(meters.counter("core.jobs.dispatch.exhausted").count() - exhausted).isEqualTo(1);
         assertThat(output.getOut()).contains("\"msg\":\"job dispatch exhausted; marked FAILED\"");
-        // Not re-queued: no 4th dispatch even after two more stale timeouts.
-        Thread.sleep(3200);
-        assertThat(worker.callsFor(id)).hasSize(3);
+        // Exactly 3 calls, and no 4th can follow without waiting for one: the dispatcher only sends jobs that
+        // have an outbox row and the sweep only re-queues DISPATCHED jobs, so a FAILED job with an empty
+        // outbox (checked above) is never sent again. The 3rd call reached the worker before the job became
+        // DISPATCHED for the 3rd time, so it is already counted. (A late result for such a job:
+        // StaleSweepIntegrationTest.aLateResultForAnExhaustedJobChangesNothing.)
         assertThat(jdbc.queryForObject("SELECT count(*) FROM outbox", Long.class)).isZero();
-
-        // The worker reports after all: 200 with the stored FAILED job, counted as a duplicate, not a second finish.
-        double duplicates = meters.counter("core.jobs.results.duplicate").count();
-        HttpResponse<String> late = http.send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + appPort + "/internal/jobs/" + id + "/result"))
-            .header("Content-Type", "application/json")
-            .PUT(HttpRequest.BodyPublishers.ofString("{\"job_id\":\"" + id + "\",\"status\":\"SUCCEEDED\","
-                    + "\"result\":{\"price\":1},\"error\":null,\"attempt\":3}")).build(),
-            HttpResponse.BodyHandlers.ofString());
-        assertThat(late.statusCode()).isEqualTo(200);
-        assertThat(json.readTree(late.body()).get("status").asText()).isEqualTo("FAILED");
-        assertThat(json.readTree(late.body()).get("error").get("kind").asText()).isEqualTo("dispatch_exhausted");
-        assertThat(meters.counter("core.jobs.results.duplicate").count() - duplicates).isEqualTo(1);
-        assertThat(finished() - finishedBefore).isEqualTo(1);
+        assertThat(worker.callsFor(id)).hasSize(3);
     }
 
     @Test
