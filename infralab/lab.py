@@ -27,6 +27,14 @@ class Lab:
             raise LookupError(f"no container for service {service!r}")
         return containers[0]
 
+    def address(self, service: str, network: str = "backend") -> str:
+        """The service's IP address on one of the project's networks (nginx's upstream address)."""
+        networks = self.container(service).network_settings.networks or {}
+        found = networks.get(f"{self.project}_{network}")
+        if found is None or not found.ip_address:
+            raise LookupError(f"{service!r} has no address on network {network!r}")
+        return found.ip_address
+
     def states(self) -> dict[str, ServiceState]:
         return service_states(self.compose, self.plan.services)
 
