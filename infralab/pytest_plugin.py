@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from datetime import UTC, datetime
 
 import allure
 import httpx
 import pytest
 
-from infralab import stack
+from infralab import failure_context, stack
 from infralab.alerts import Alertmanager, SlackSink
 from infralab.checklist import PostRecovery
 from infralab.cli import prepare_images
@@ -158,7 +159,19 @@ def pytest_runtest_makereport(
     item.stash.setdefault(_PHASES, {})[report.when] = (
         None if report.skipped else Verdict(report.passed, failure, call.when)
     )
+    lab = getattr(item, "funcargs", {}).get("lab")
+    if report.failed and report.when == "call" and isinstance(lab, Lab):
+        _add_lab_context(report, lab, datetime.fromtimestamp(call.start, UTC))
     return report
+
+
+def _add_lab_context(report: pytest.TestReport, lab: Lab, since: datetime) -> None:
+    try:
+        context = failure_context.describe(lab, since)
+    except Exception as exc:  # noqa: BLE001 - never hide the test's own failure behind this one
+        context = f"(lab state unavailable: {exc})"
+    report.sections.append(("lab at failure", context))
+    allure.attach(context, name="lab at failure", attachment_type=allure.attachment_type.TEXT)
 
 
 def _verdict(phases: dict[str, Verdict | None]) -> Verdict | None:
