@@ -1222,7 +1222,7 @@ def worker_and_external_api() -> Dashboard:
             timeseries(
                 "Result callbacks by outcome",
                 Q(f"sum by (outcome) (rate(worker_result_callbacks_total[{RATE}]))", "{{outcome}}"),
-                description="Callbacks to core-server: delivered, unknown_job, retry, gave_up.",
+                description="Callbacks to core-server: delivered, unknown_job, retry, gave_up, rejected.",
                 unit="reqps",
                 w=8,
             ),

@@ -424,12 +424,14 @@ impl ExtApiStub {
 }
 
 /// A tiny core-server: stores every result PUT to `/internal/jobs/{id}/result`.
-/// The first `fail_next` callbacks get a 503.
+/// The first `fail_next` callbacks are answered `fail_status` (503 unless set) with
+/// a JSON error body, and are not stored.
 #[derive(Clone)]
 pub struct CoreStub {
     pub addr: SocketAddr,
     pub results: Arc<Mutex<HashMap<String, Vec<Value>>>>,
     pub fail_next: Arc<AtomicU32>,
+    pub fail_status: Arc<AtomicU16>,
     /// `X-Request-ID` of the last stored result of each job.
     request_ids: Arc<Mutex<HashMap<String, String>>>,
 }
@@ -438,16 +440,22 @@ impl CoreStub {
     pub fn start() -> Self {
         let results: Arc<Mutex<HashMap<String, Vec<Value>>>> = Arc::default();
         let fail_next = Arc::new(AtomicU32::new(0));
+        let fail_status = Arc::new(AtomicU16::new(503));
         let request_ids: Arc<Mutex<HashMap<String, String>>> = Arc::default();
         let (addr, _) = serve!({
-            let state = (results.clone(), fail_next.clone(), request_ids.clone());
+            let state = (
+                results.clone(),
+                fail_next.clone(),
+                fail_status.clone(),
+                request_ids.clone(),
+            );
             move || {
                 let state = state.clone();
                 App::new().route(
                     "/internal/jobs/{id}/result",
                     web::put().to(
                         move |req: HttpRequest, id: web::Path<String>, body: web::Json<Value>| {
-                            let (results, fail_next, request_ids) = state.clone();
+                            let (results, fail_next, fail_status, request_ids) = state.clone();
                             async move {
                                 let failing = fail_next
                                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
@@ -455,7 +463,11 @@ impl CoreStub {
                                     })
                                     .is_ok();
                                 if failing {
-                                    return HttpResponse::ServiceUnavailable().finish();
+                                    let status = fail_status.load(Ordering::SeqCst);
+                                    return HttpResponse::build(
+                                        actix_web::http::StatusCode::from_u16(status).unwrap(),
+                                    )
+                                    .json(json!({"error": "stub_refusal", "status": status}));
                                 }
                                 let request_id =
                                     header(&req, "x-request-id").unwrap_or_default().to_owned();
@@ -477,6 +489,7 @@ impl CoreStub {
             addr,
             results,
             fail_next,
+            fail_status,
             request_ids,
         }
     }

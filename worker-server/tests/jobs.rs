@@ -491,6 +491,88 @@ async fn result_callback_is_retried_until_core_accepts() {
 }
 
 #[actix_web::test]
+async fn a_result_core_rejects_is_reported_failed_internal_with_cores_reason() {
+    let Lab { core, w, .. } = lab(&[]).await;
+    core.fail_status.store(400, Ordering::SeqCst);
+    core.fail_next.store(1, Ordering::SeqCst);
+    let result = w.run_job(&core, WAIT).await;
+    assert_eq!(result["status"], "FAILED", "{result}");
+    assert_eq!(result["error"]["kind"], "internal", "{result}");
+    let message = result["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("core rejected the result: 400 Bad Request")
+            && message.contains("stub_refusal"),
+        "{message}"
+    );
+    // Not retried: the same body would be refused again.
+    let m = w.metrics().await;
+    for (outcome, n) in [("rejected", 1.0), ("retry", 0.0), ("delivered", 1.0)] {
+        assert_eq!(
+            m.value("worker_result_callbacks_total", &[("outcome", outcome)]),
+            n,
+            "{outcome}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_job_whose_every_result_core_rejects_is_forgotten_after_two_puts() {
+    let Lab { core, w, .. } = lab(&[("CALLBACK_MAX_ATTEMPTS", "5")]).await;
+    core.fail_status.store(422, Ordering::SeqCst);
+    core.fail_next.store(10, Ordering::SeqCst);
+    let id = job_id();
+    w.dispatch(&id, &core.callback_url(&id)).await;
+    let start = Instant::now();
+    while w.jobs().state_of(&id).is_some() {
+        assert!(
+            start.elapsed() < WAIT,
+            "job still known: {:?}",
+            w.jobs().state_of(&id)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The result, then the FAILED/internal that says why; nothing more.
+    assert_eq!(core.fail_next.load(Ordering::SeqCst), 8);
+    assert_eq!(core.count(&id), 0);
+    let m = w.metrics().await;
+    assert_eq!(
+        m.value("worker_result_callbacks_total", &[("outcome", "rejected")]),
+        2.0
+    );
+    assert_eq!(
+        m.value("worker_result_callbacks_total", &[("outcome", "retry")]),
+        0.0
+    );
+    // core's re-dispatch runs it again instead of being answered "duplicate".
+    assert_eq!(w.dispatch(&id, &core.callback_url(&id)).await.0, 202);
+}
+
+#[actix_web::test]
+async fn timing_refusals_are_retried_not_rejected() {
+    for status in [408, 429] {
+        let Lab { core, w, .. } = lab(&[]).await;
+        core.fail_status.store(status, Ordering::SeqCst);
+        core.fail_next.store(1, Ordering::SeqCst);
+        assert_eq!(
+            w.run_job(&core, WAIT).await["status"],
+            "SUCCEEDED",
+            "{status}"
+        );
+        let m = w.metrics().await;
+        assert_eq!(
+            m.value("worker_result_callbacks_total", &[("outcome", "retry")]),
+            1.0,
+            "{status}"
+        );
+        assert_eq!(
+            m.value("worker_result_callbacks_total", &[("outcome", "rejected")]),
+            0.0,
+            "{status}"
+        );
+    }
+}
+
+#[actix_web::test]
 async fn callback_that_never_lands_gives_up_and_forgets_the_job() {
     let Lab { w, .. } = lab(&[("CALLBACK_MAX_ATTEMPTS", "2")]).await;
     let id = job_id();

@@ -1,13 +1,14 @@
 //! Sentry wiring over real sockets: a 5xx from the app port (the chaos `errors`
 //! fault) reaches a local Sentry receiver with the exception and the `service`
 //! and `request_id` tags; so does a panic while processing a job (tagged with
-//! its `job_id`; the job itself ends FAILED `internal`); 4xx and job failures
-//! caused by ext-api do not.
+//! its `job_id`; the job itself ends FAILED `internal`) and a result core
+//! rejects; 4xx and job failures caused by ext-api do not.
 //!
 //! One test only: the SDK's client is process-wide.
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -23,7 +24,7 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     common::logs();
     let sink = SentryReceiver::start();
     let ext = ExtApiStub::start();
-    ext.status.store(502, std::sync::atomic::Ordering::SeqCst);
+    ext.status.store(502, Ordering::SeqCst);
     let core = CoreStub::start();
     let dsn = sink.dsn(2);
     let config = config(&[
@@ -69,6 +70,32 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
         "{event:#}"
     );
 
+    // A result core rejects (a contract bug on one side): reported from the job's
+    // hub; the job ends FAILED `internal` with core's reason.
+    core.fail_status.store(400, Ordering::SeqCst);
+    core.fail_next.store(1, Ordering::SeqCst);
+    let rejected = job_id();
+    assert_eq!(
+        worker
+            .dispatch(&rejected, &core.callback_url(&rejected))
+            .await
+            .0,
+        202
+    );
+    let result = core.wait_result(&rejected, Duration::from_secs(10)).await;
+    assert_eq!(result["error"]["kind"], "internal", "{result}");
+    let event = sink
+        .wait_event(Duration::from_secs(10), |e| {
+            e["tags"]["job_id"] == rejected.as_str()
+        })
+        .await;
+    assert!(
+        event["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("core rejected the result: 400")),
+        "{event:#}"
+    );
+
     let fault = r#"{"duration_seconds": 30, "status": 500}"#;
     assert_eq!(worker.inject("errors", fault).await.status(), 201);
     assert_eq!(worker.get("/health", "rid-500").await.status(), 500);
@@ -94,13 +121,13 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     assert_eq!(event["environment"], "test");
     assert_eq!(event["release"], RELEASE);
     assert_eq!(event["request"]["method"], "GET", "{event:#}");
-    // Everything queued is sent on flush: exactly these two events, for project 2.
+    // Everything queued is sent on flush: exactly these three events, for project 2.
     assert!(guard.flush(Some(Duration::from_secs(2))));
     let events = sink.events();
     let summary: Vec<(&str, &Value)> = events
         .iter()
         .map(|(p, e)| (p.as_str(), &e["tags"]))
         .collect();
-    assert_eq!(events.len(), 2, "{summary:?}");
+    assert_eq!(events.len(), 3, "{summary:?}");
     assert!(events.iter().all(|(project, _)| project == "2"));
 }

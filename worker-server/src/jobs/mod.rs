@@ -529,7 +529,24 @@ impl Jobs {
         }
         self.set_state(&job.id, JobState::Reporting);
         let body = result_body(&job, &result, SystemTime::now());
-        if self.deliver(&job, &body).await {
+        let mut delivery = self.deliver(&job, &body).await;
+        if let Delivery::Rejected(why) = &delivery {
+            // core read this result as breaking the contract (a bug on one side):
+            // the same body can never land, and a re-dispatch would only produce it
+            // again until core gives up. Report the job FAILED `internal` with core's
+            // reason instead, so it ends now and says why. Once: if core refuses that
+            // too, the job is forgotten like an undeliverable one.
+            let message = format!("core rejected the result: {why}");
+            sentry::capture_message(&message, sentry::Level::Error);
+            let failed = Err(JobError {
+                kind: ErrorKind::Internal,
+                message,
+            });
+            delivery = self
+                .deliver(&job, &result_body(&job, &failed, SystemTime::now()))
+                .await;
+        }
+        if delivery == Delivery::Done {
             self.finish(&job.id);
         } else {
             // Forget the id: core re-dispatches the job after its stale timeout and
@@ -538,9 +555,10 @@ impl Jobs {
         }
     }
 
-    /// PUTs the result to core until 2xx or 404, with capped, jittered backoff.
-    /// Bounded: `callback_max_attempts` (and shutdown's grace period).
-    async fn deliver(&self, job: &Job, body: &Value) -> bool {
+    /// PUTs the result to core until 2xx, 404 or another 4xx that retrying cannot
+    /// change, with capped, jittered backoff. Bounded: `callback_max_attempts` (and
+    /// shutdown's grace period).
+    async fn deliver(&self, job: &Job, body: &Value) -> Delivery {
         let body = body.to_string();
         let max = self.config.callback_max_attempts.max(1);
         for attempt in 1..=max {
@@ -558,7 +576,7 @@ impl Jobs {
                         .callbacks
                         .with_label_values(&["delivered"])
                         .inc();
-                    return true;
+                    return Delivery::Done;
                 }
                 Ok(res) if res.status() == reqwest::StatusCode::NOT_FOUND => {
                     self.metrics
@@ -566,7 +584,18 @@ impl Jobs {
                         .with_label_values(&["unknown_job"])
                         .inc();
                     warn!(callback_url = %job.callback_url, "core does not know the job (404), result dropped");
-                    return true;
+                    return Delivery::Done;
+                }
+                Ok(res) if is_refusal(res.status()) => {
+                    self.metrics
+                        .callbacks
+                        .with_label_values(&["rejected"])
+                        .inc();
+                    let status = res.status();
+                    let answer = res.text().await.unwrap_or_default();
+                    let why = format!("{status} {}", answer.chars().take(300).collect::<String>());
+                    error!(callback_url = %job.callback_url, error = %why, "core rejected the result");
+                    return Delivery::Rejected(why);
                 }
                 Ok(res) => format!("core answered {}", res.status()),
                 Err(e) => format!("{e}"),
@@ -579,7 +608,7 @@ impl Jobs {
                     callback_url = %job.callback_url,
                     "result callback failed, giving up (core will re-dispatch)"
                 );
-                return false;
+                return Delivery::GaveUp;
             }
             self.metrics.callbacks.with_label_values(&["retry"]).inc();
             let backoff = jittered_backoff(
@@ -595,7 +624,7 @@ impl Jobs {
             );
             tokio::time::sleep(backoff).await;
         }
-        false
+        Delivery::GaveUp
     }
 
     fn set_state(&self, id: &str, state: JobState) {
@@ -622,6 +651,30 @@ impl Jobs {
     fn lock_known(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// How a result callback ended.
+#[derive(Debug, PartialEq)]
+enum Delivery {
+    /// core stored the result (2xx) or does not know the job (404): nothing more to send.
+    Done,
+    /// core refused this body (status and core's answer): sending it again cannot help.
+    Rejected(String),
+    /// No answer, or only answers worth retrying, until the attempts ran out.
+    GaveUp,
+}
+
+/// A 4xx that says the request itself is wrong. Not 404 (the job is unknown: handled
+/// on its own), 408 or 429 (timing and flow control: a later attempt can succeed).
+fn is_refusal(status: reqwest::StatusCode) -> bool {
+    use reqwest::StatusCode;
+    status.is_client_error()
+        && ![
+            StatusCode::NOT_FOUND,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::TOO_MANY_REQUESTS,
+        ]
+        .contains(&status)
 }
 
 /// The message of a panic payload (`panic!` gives a `&str` or a `String`).

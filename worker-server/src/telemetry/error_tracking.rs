@@ -8,11 +8,13 @@
 //! - panics (request handlers, job pool, anywhere), through the panic hook;
 //!   inside a request or a job they carry its `request_id` (and `job_id`); a
 //!   job that panics then ends FAILED `internal` (see `jobs`);
+//! - a result core rejects with a 4xx (the contract is broken on one side; the
+//!   job then ends FAILED `internal`, see `jobs`), tagged with the job;
 //! - a runtime failure of the process (e.g. a port cannot be bound).
 //!
 //! Job failures caused by ext-api (timeouts, resets, 5xx, an open circuit) and
-//! undeliverable result callbacks are expected outcomes, visible in metrics and
-//! logs: they are not sent. Log lines (info and above) become breadcrumbs of the
+//! undeliverable result callbacks (no answer, 5xx) are expected outcomes, visible
+//! in metrics and logs: they are not sent. Log lines (info and above) become breadcrumbs of the
 //! request or job they belong to, never events of their own.
 
 use std::sync::Arc;

@@ -40,7 +40,8 @@ pub struct Metrics {
     pub ext_duration: HistogramVec,
     /// 1 for the breaker's current `state` (closed, open, half_open), 0 for the others.
     pub circuit_state: IntGaugeVec,
-    /// Result callbacks by `outcome`: delivered, unknown_job, retry, gave_up.
+    /// Result callbacks by `outcome`: delivered, unknown_job, retry, gave_up,
+    /// rejected (core refused the body: a contract bug).
     pub callbacks: IntCounterVec,
     /// Chaos contract: `kind` is active (0/1), injections by `kind`.
     pub chaos_active: IntGaugeVec,
@@ -185,7 +186,7 @@ impl Metrics {
         ] {
             ext_requests.with_label_values(&[outcome]);
         }
-        for outcome in ["delivered", "unknown_job", "retry", "gave_up"] {
+        for outcome in ["delivered", "unknown_job", "retry", "gave_up", "rejected"] {
             callbacks.with_label_values(&[outcome]);
         }
         circuit_state.with_label_values(&["closed"]).set(1);
