@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs test lint test-unit test-core test-worker test-admin test-cadvisor suite report bench
+.PHONY: help up down clean ps logs restart test lint test-unit test-core test-worker test-admin test-cadvisor suite report bench
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -31,6 +31,9 @@ ps: $(STAMP) ## state and health of every container
 
 logs: $(STAMP) ## logs of a service: make logs s=core-1 [f=1 to follow]
 	@$(LAB) logs $(s) $(if $(filter 1,$(f)),--follow)
+
+restart: $(STAMP) ## restart services one at a time without 5xx: make restart s="core-1 core-2"
+	@$(LAB) restart $(s)
 
 test: lint test-unit suite ## every test: linters, service unit tests, config checks, smoke and failure drills
 

@@ -8,10 +8,13 @@ import time
 
 from python_on_whales.exceptions import DockerException
 
-from infralab import bench, stack
+from infralab import bench, rollout, stack
+from infralab.endpoints import Endpoints
 from infralab.envfile import ensure_env, read_env
 from infralab.images import ImageError, ImageMode, ImagePlan, resolve_images
+from infralab.lab import Lab
 from infralab.stack import StackError
+from infralab.waiting import DeadlineExceededError
 
 
 def say(message: str) -> None:
@@ -106,6 +109,20 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restart(args: argparse.Namespace) -> int:
+    lab = Lab(_saved_plan(), Endpoints.from_env())
+    try:
+        with lab.endpoints.client() as client:
+            rollout.restart(lab, client, args.services, say)
+    except ValueError as exc:
+        raise SystemExit(f"make restart: {exc}") from None
+    except (DeadlineExceededError, DockerException) as exc:
+        say(f"\nmake restart stopped: {exc}\nlater services were not restarted (see `make ps`, `make logs s=...`)")
+        return 1
+    say("restart done: every service is healthy and back behind nginx")
+    return 0
+
+
 def cmd_bench(_: argparse.Namespace) -> int:
     """Settings come from BENCH_* variables (what `make bench` passes through)."""
     return bench.run(bench.Settings.from_environ(), say)
@@ -125,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     logs.add_argument("--follow", "-f", action="store_true")
     logs.add_argument("--tail", default="200")
     logs.set_defaults(func=cmd_logs)
+    restart = sub.add_parser(
+        "restart", help="restart services one at a time, each healthy and back behind nginx before the next"
+    )
+    restart.add_argument("services", nargs="+")
+    restart.set_defaults(func=cmd_restart)
     sub.add_parser(
         "bench",
         help="measure a running lab (BENCH_PROJECT, BENCH_ENV_FILE, BENCH_REQUESTS, BENCH_JOBS, BENCH_NOISE_SECONDS)",
