@@ -124,7 +124,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::health::Health;
-use crate::jobs::{Jobs, Pool, ShutdownReport};
+use crate::jobs::{Jobs, Pool, ShutdownReport, Stage};
 use crate::port::State;
 use crate::telemetry::metrics::Metrics;
 use crate::{SERVICE_NAME, app, ops};
@@ -190,6 +190,20 @@ impl Worker {
 
     pub fn jobs(&self) -> &Jobs {
         &self.state.jobs
+    }
+
+    /// Waits (bounded) until the worker has forgotten every job of `ids` (a
+    /// re-dispatch would run it again rather than be answered "duplicate").
+    pub async fn wait_forgotten(&self, ids: &[String], limit: Duration) {
+        let start = Instant::now();
+        while let Some(id) = ids.iter().find(|id| self.jobs().state_of(id).is_some()) {
+            assert!(
+                start.elapsed() < limit,
+                "job {id} still known: {:?}",
+                self.jobs().state_of(id)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Graceful shutdown as the server does it: intake stops, the pool drains
@@ -274,11 +288,21 @@ impl Worker {
     }
 
     /// Makes the processing of every job whose `payload.sku` is `sku` panic with
-    /// "test-induced bug" (a worker bug; see [`Jobs::set_process_hook`]).
+    /// "test-induced bug" (a worker bug; see [`Jobs::set_hook`]).
     pub fn panic_on_sku(&self, sku: &str) {
+        self.panic_at(Stage::Process, sku);
+    }
+
+    /// Makes every job whose `payload.sku` is `sku` panic after its processing,
+    /// while its result is being reported (outside the job's own isolation).
+    pub fn panic_on_sku_while_reporting(&self, sku: &str) {
+        self.panic_at(Stage::Report, sku);
+    }
+
+    fn panic_at(&self, at: Stage, sku: &str) {
         let sku = sku.to_owned();
-        self.jobs().set_process_hook(move |job| {
-            if job.payload["sku"] == sku.as_str() {
+        self.jobs().set_hook(move |stage, job| {
+            if stage == at && job.payload["sku"] == sku.as_str() {
                 panic!("test-induced bug");
             }
         });

@@ -261,21 +261,7 @@ async fn a_panicking_job_fails_as_internal_and_the_pool_keeps_its_size() {
         "{body}"
     );
 
-    // An ordinary job still succeeds...
-    let result = w.run_job(&core, WAIT).await;
-    assert_eq!(result["status"], "SUCCEEDED", "{result}");
-    // ...and the pool still runs JOB_WORKERS jobs at once.
-    ext.delay_ms.store(100, Ordering::SeqCst);
-    let mut ordinary = Vec::new();
-    for _ in 0..4 * WORKERS {
-        let id = job_id();
-        assert_eq!(w.dispatch(&id, &core.callback_url(&id)).await.0, 202);
-        ordinary.push(id);
-    }
-    for id in &ordinary {
-        assert_eq!(core.wait_result(id, WAIT).await["status"], "SUCCEEDED");
-    }
-    assert_eq!(ext.peak_concurrency(), WORKERS as u64);
+    let ordinary = assert_pool_still_runs(&ext, &core, &w, WORKERS).await;
 
     let m = w.metrics().await;
     let internal = [
@@ -290,7 +276,7 @@ async fn a_panicking_job_fails_as_internal_and_the_pool_keeps_its_size() {
     assert_eq!(m.value("worker_jobs_in_flight", &[]), 0.0);
     assert_eq!(
         m.value("worker_result_callbacks_total", &[("outcome", "delivered")]),
-        (panicked.len() + 1 + ordinary.len()) as f64
+        (panicked.len() + ordinary) as f64
     );
     // One error line per panic, with the job's ids.
     let lines = common::logs().lines();
@@ -490,6 +476,67 @@ async fn result_callback_is_retried_until_core_accepts() {
     );
 }
 
+/// After panics: an ordinary job still succeeds, and the pool still runs
+/// `workers` jobs at once (no pool task was lost). Returns how many jobs it ran.
+async fn assert_pool_still_runs(
+    ext: &ExtApiStub,
+    core: &CoreStub,
+    w: &Worker,
+    workers: usize,
+) -> usize {
+    let result = w.run_job(core, WAIT).await;
+    assert_eq!(result["status"], "SUCCEEDED", "{result}");
+    ext.delay_ms.store(100, Ordering::SeqCst);
+    let mut ordinary = Vec::new();
+    for _ in 0..4 * workers {
+        let id = job_id();
+        assert_eq!(w.dispatch(&id, &core.callback_url(&id)).await.0, 202);
+        ordinary.push(id);
+    }
+    for id in &ordinary {
+        assert_eq!(core.wait_result(id, WAIT).await["status"], "SUCCEEDED");
+    }
+    assert_eq!(ext.peak_concurrency(), workers as u64);
+    1 + ordinary.len()
+}
+
+/// A panic while a job's result is being reported is outside the job's own
+/// isolation; the pool's outer net catches it: nothing is sent, the job is
+/// forgotten so that core's re-dispatch runs it again, the pool keeps its size.
+#[actix_web::test]
+async fn a_panic_while_reporting_forgets_the_job_and_the_pool_keeps_its_size() {
+    const WORKERS: usize = 2;
+    let Lab { ext, core, w } = lab(&[("JOB_WORKERS", "2")]).await;
+    w.panic_on_sku_while_reporting("PANIC");
+    let job = |id: &str| job_with_payload(id, &core.callback_url(id), json!({"sku": "PANIC"}));
+    let mut forgotten = Vec::new();
+    for _ in 0..2 * WORKERS {
+        let id = job_id();
+        assert_eq!(w.dispatch_raw(&job(&id)).await.0, 202);
+        forgotten.push(id);
+    }
+    w.wait_forgotten(&forgotten, WAIT).await;
+    assert!(
+        forgotten.iter().all(|id| core.count(id) == 0),
+        "a result was sent"
+    );
+    assert_eq!(
+        ext.requests.load(Ordering::SeqCst),
+        2 * WORKERS as u64,
+        "processed before the panic"
+    );
+    let net = "worker panicked while reporting a job, job forgotten (core will re-dispatch)";
+    for id in &forgotten {
+        let logged = common::logs().lines().into_iter().any(|l| {
+            l["msg"] == net && l["job_id"] == id.as_str() && l["error"] == "test-induced bug"
+        });
+        assert!(logged, "no outer-net log line for job {id}");
+    }
+    // Forgotten, not "done": core's re-dispatch runs it again.
+    assert_eq!(w.dispatch_raw(&job(&forgotten[0])).await.0, 202);
+    assert_pool_still_runs(&ext, &core, &w, WORKERS).await;
+}
+
 #[actix_web::test]
 async fn a_result_core_rejects_is_reported_failed_internal_with_cores_reason() {
     let Lab { core, w, .. } = lab(&[]).await;
@@ -522,15 +569,7 @@ async fn a_job_whose_every_result_core_rejects_is_forgotten_after_two_puts() {
     core.fail_next.store(10, Ordering::SeqCst);
     let id = job_id();
     w.dispatch(&id, &core.callback_url(&id)).await;
-    let start = Instant::now();
-    while w.jobs().state_of(&id).is_some() {
-        assert!(
-            start.elapsed() < WAIT,
-            "job still known: {:?}",
-            w.jobs().state_of(&id)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    w.wait_forgotten(std::slice::from_ref(&id), WAIT).await;
     // The result, then the FAILED/internal that says why; nothing more.
     assert_eq!(core.fail_next.load(Ordering::SeqCst), 8);
     assert_eq!(core.count(&id), 0);
@@ -579,15 +618,7 @@ async fn callback_that_never_lands_gives_up_and_forgets_the_job() {
     // Nothing listens on port 9 of 127.0.0.1 (discard, not served here).
     let cb = format!("http://127.0.0.1:9/internal/jobs/{id}/result");
     w.dispatch(&id, &cb).await;
-    let start = Instant::now();
-    while w.jobs().state_of(&id).is_some() {
-        assert!(
-            start.elapsed() < WAIT,
-            "job still known: {:?}",
-            w.jobs().state_of(&id)
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    w.wait_forgotten(std::slice::from_ref(&id), WAIT).await;
     // A re-dispatch runs it again instead of being answered "duplicate".
     assert_eq!(w.dispatch(&id, &cb).await.0, 202);
     let m = w.metrics().await;

@@ -216,14 +216,23 @@ pub struct Jobs {
     ext: ExtApi,
     callback_client: reqwest::Client,
     metrics: Data<Metrics>,
-    /// Test seam (see [`Jobs::set_process_hook`]); absent from normal builds.
+    /// Test seam (see [`Jobs::set_hook`]); absent from normal builds.
     #[cfg(any(test, feature = "test-util"))]
-    process_hook: Mutex<Option<ProcessHook>>,
+    hook: Mutex<Option<Hook>>,
 }
 
-/// Runs at the start of every job's processing, inside its panic isolation.
+/// Where the test seam runs in a job's life.
 #[cfg(any(test, feature = "test-util"))]
-type ProcessHook = Arc<dyn Fn(&Job) + Send + Sync>;
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// At the start of processing, inside the job's own panic isolation.
+    Process,
+    /// After processing, before the result callback: only the pool's outer net.
+    Report,
+}
+
+#[cfg(any(test, feature = "test-util"))]
+type Hook = Arc<dyn Fn(Stage, &Job) + Send + Sync>;
 
 /// The running pool.
 pub struct Pool {
@@ -260,16 +269,24 @@ impl Jobs {
             callback_client,
             metrics,
             #[cfg(any(test, feature = "test-util"))]
-            process_hook: Mutex::new(None),
+            hook: Mutex::new(None),
         }))
     }
 
-    /// Test-only seam (`test-util`): `hook` runs at the start of every job's
-    /// processing, where a worker bug would be. Tests make it panic for chosen
-    /// jobs to check that a panic fails that job (`internal`) and nothing else.
+    /// Test-only seam (`test-util`): `hook` runs at each [`Stage`] of every job,
+    /// where a worker bug would be. Tests make it panic for chosen jobs to check
+    /// that a panic costs that job only, never a pool task.
     #[cfg(any(test, feature = "test-util"))]
-    pub fn set_process_hook(&self, hook: impl Fn(&Job) + Send + Sync + 'static) {
-        *self.process_hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+    pub fn set_hook(&self, hook: impl Fn(Stage, &Job) + Send + Sync + 'static) {
+        *self.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+    }
+
+    #[cfg(any(test, feature = "test-util"))]
+    fn run_hook(&self, stage: Stage, job: &Job) {
+        let hook = self.hook.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(hook) = hook {
+            hook(stage, job);
+        }
     }
 
     pub fn config(&self) -> &JobsConfig {
@@ -453,16 +470,7 @@ impl Jobs {
     /// The job's processing: what turns a job into its result.
     async fn process(&self, job: &Job, deadline: Instant) -> Result<Value, JobError> {
         #[cfg(any(test, feature = "test-util"))]
-        {
-            let hook = self
-                .process_hook
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            if let Some(hook) = hook {
-                hook(job);
-            }
-        }
+        self.run_hook(Stage::Process, job);
         self.ext
             .call(
                 job.job_type,
@@ -528,6 +536,8 @@ impl Jobs {
             ),
         }
         self.set_state(&job.id, JobState::Reporting);
+        #[cfg(any(test, feature = "test-util"))]
+        self.run_hook(Stage::Report, &job);
         let body = result_body(&job, &result, SystemTime::now());
         let mut delivery = self.deliver(&job, &body).await;
         if let Delivery::Rejected(why) = &delivery {
