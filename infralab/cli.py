@@ -116,7 +116,7 @@ def cmd_restart(args: argparse.Namespace) -> int:
             rollout.restart(lab, client, args.services, say)
     except ValueError as exc:
         raise SystemExit(f"make restart: {exc}") from None
-    except (DeadlineExceededError, DockerException) as exc:
+    except (DeadlineExceededError, StackError, DockerException) as exc:
         say(f"\nmake restart stopped: {exc}\nlater services were not restarted (see `make ps`, `make logs s=...`)")
         return 1
     say("restart done: every service is healthy and back behind nginx")

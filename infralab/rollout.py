@@ -19,7 +19,7 @@ import httpx
 from infralab.lab import Lab
 from infralab.logs import ContainerLogs, LogSelector
 from infralab.paths import REPO_ROOT
-from infralab.stack import Log
+from infralab.stack import Log, wait_healthy
 from infralab.waiting import wait_until
 
 UPSTREAMS_CONF = REPO_ROOT / "nginx" / "lab" / "upstreams.conf"
@@ -69,16 +69,13 @@ def restart(
         started = time.monotonic()
         say(f"{service}: restarting (stop_grace_period of docker-compose.yml)")
         lab.compose.compose.restart([service])
-        _wait_healthy(lab, service, healthy_timeout)
+        # The lab's own health wait: an unhealthy or exited container is named with its last logs.
+        wait_healthy(lab.compose, (service,), say, timeout=healthy_timeout)
         say(f"{service}: healthy after {time.monotonic() - started:.0f}s")
         if service in peers:
             group, port = peers[service]
             _wait_back_in_rotation(lab, client, service, port, PROBE_PATHS[group], rotation_timeout)
             say(f"{service}: nginx routes to it again after {time.monotonic() - started:.0f}s")
-
-
-def _wait_healthy(lab: Lab, service: str, timeout: float) -> None:
-    wait_until(lambda: lab.states()[service].ready, timeout=timeout, interval=1, what=f"{service} healthy")
 
 
 def _wait_back_in_rotation(lab: Lab, client: httpx.Client, service: str, port: int, path: str, timeout: float) -> None:
