@@ -51,7 +51,8 @@ def cmd_up(_: argparse.Namespace) -> int:
     try:
         plan = prepare_images()
         say(f"starting {len(plan.services)} containers (profiles: {', '.join(plan.profiles) or 'none'})")
-        stack.up(plan, say)
+        plan = stack.up(plan, say)
+        plan.save()
     except (ImageError, StackError, DockerException) as exc:
         say(f"\nmake up failed: {exc}")
         return 1

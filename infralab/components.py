@@ -35,6 +35,10 @@ class Component:
     context: Path | None = None  # offline build context (defaults to a staged host artifact)
     host_build: HostBuild | None = None
     why_no_offline: str = ""
+    # Compose builds the image the lab runs from a Dockerfile on top of `official` (Jenkins + plugins).
+    compose_build: bool = False
+    # How long `make up` waits for its containers to become healthy (a first Jenkins boot is slow).
+    start_timeout: float = 300
 
     @property
     def offline_tag(self) -> str:
@@ -173,12 +177,19 @@ COMPONENTS: tuple[Component, ...] = (
         "jenkins",
         ("jenkins",),
         "JENKINS_IMAGE",
-        "jenkins/jenkins:2.479.3-lts-jdk17",
+        "jenkins/jenkins:2.568.2-lts-jdk21",
         offline=False,
         profile="jenkins",
         why_no_offline=NOT_IN_DEBIAN,
+        compose_build=True,
+        # The health check's start_period (docker-compose.yml) plus two minutes.
+        start_timeout=420,
     ),
 )
+
+# Every profile a component sits behind: `make down` and the suite stop all of them, whatever the
+# current plan runs (Compose leaves containers of inactive profiles alone).
+ALL_PROFILES: tuple[str, ...] = tuple(sorted({c.profile for c in COMPONENTS if c.profile}))
 
 
 def by_name(name: str) -> Component:

@@ -73,6 +73,27 @@ class ImagePlan:
         active = set(self.profiles)
         return tuple(s for c in COMPONENTS if c.profile is None or c.profile in active for s in c.services)
 
+    def optional_groups(self) -> dict[str, tuple[str, ...]]:
+        """Compose services of each profile this plan runs: each group starts, or is left out, as one."""
+        active = set(self.profiles)
+        groups: dict[str, tuple[str, ...]] = {}
+        for c in COMPONENTS:
+            if c.profile in active:
+                groups[c.profile] = (*groups.get(c.profile, ()), *c.services)
+        return groups
+
+    def without(self, reasons: dict[str, str]) -> ImagePlan:
+        """This plan with the profiles in `reasons` left out, each with its reason."""
+        profile_of = {c.name: c.profile for c in COMPONENTS}
+        return ImagePlan(
+            tuple(
+                Resolution(r.component, None, Source.LEFT_OUT, reasons[profile])
+                if (profile := profile_of[r.component]) in reasons
+                else r
+                for r in self.resolutions
+            )
+        )
+
     def env(self) -> dict[str, str]:
         values = {c.image_var: r.image for c in COMPONENTS if (r := self.by_component()[c.name]).image}
         values["COMPOSE_PROFILES"] = ",".join(self.profiles)

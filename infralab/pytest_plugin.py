@@ -65,10 +65,12 @@ def lab(pytestconfig: pytest.Config, lab_images: ImagePlan) -> Iterator[Lab]:
         _log("stopping the `make up` lab if it runs (its volumes are kept)")
         stack.down(lab_images)
         stack.down(lab_images, project=project, volumes=True)
+    plan = lab_images
     try:
         if not attach:
-            stack.up(lab_images, _log, project=project)  # a failed start is torn down too
-        yield Lab(lab_images, Endpoints.from_env(), project)
+            plan = stack.up(lab_images, _log, project=project)  # a failed start is torn down too
+            plan.save()
+        yield Lab(plan, Endpoints.from_env(), project)
     finally:
         if not keep:
             _log("tearing the test lab down, volumes included")

@@ -10,10 +10,10 @@ from pathlib import Path
 from python_on_whales import Container, DockerClient, docker
 from python_on_whales.exceptions import DockerException
 
-from infralab.components import COMPONENTS
+from infralab.components import ALL_PROFILES, COMPONENTS
 from infralab.envfile import read_env
-from infralab.images import ImagePlan, Source
-from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, REPO_ROOT
+from infralab.images import ImageError, ImagePlan, Source
+from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, REPO_ROOT, WORK_DIR
 from infralab.waiting import DeadlineExceededError, wait_until
 
 PROJECT = "infralab"  # the lab `make up` runs
@@ -27,11 +27,11 @@ class StackError(RuntimeError):
     """The lab did not become healthy; the message names the container and its last logs."""
 
 
-def compose_client(plan: ImagePlan, project: str = PROJECT) -> DockerClient:
+def compose_client(plan: ImagePlan, project: str = PROJECT, *, profiles: tuple[str, ...] | None = None) -> DockerClient:
     return DockerClient(
         compose_files=[COMPOSE_FILE],
         compose_env_files=[ENV_FILE, IMAGES_ENV_FILE],
-        compose_profiles=list(plan.profiles),
+        compose_profiles=list(plan.profiles if profiles is None else profiles),
         compose_project_name=project,
         compose_project_directory=REPO_ROOT,
     )
@@ -119,9 +119,11 @@ def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, t
 
 
 def start(client: DockerClient, services: tuple[str, ...], log: Log, *, timeout: float = 300) -> float:
-    """`docker compose up`, then wait until every service is healthy."""
+    """`docker compose up` of these services, then wait until every one is healthy."""
     try:
-        client.compose.up(detach=True, remove_orphans=True, pull="never", build=False, quiet=True)
+        client.compose.up(
+            list(services) or None, detach=True, remove_orphans=True, pull="never", no_build=True, quiet=True
+        )
     except DockerException as exc:
         # `depends_on: service_healthy` makes Compose give up by itself on an unhealthy
         # dependency ("dependency failed to start"): name it and show its logs all the same.
@@ -130,15 +132,113 @@ def start(client: DockerClient, services: tuple[str, ...], log: Log, *, timeout:
     return wait_healthy(client, services, log, timeout=timeout)
 
 
-def up(plan: ImagePlan, log: Log, *, project: str = PROJECT, timeout: float = 300) -> float:
+def build(client: DockerClient, services: tuple[str, ...], log: Log) -> None:
+    """`docker compose build`, output to .lab/logs/compose-build-<first service>.log; ImageError names it."""
+    log_file = WORK_DIR / "logs" / f"compose-build-{services[0]}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log(f"building {', '.join(services)} from their Dockerfiles (log {log_file})")
+    with log_file.open("wb") as out:
+        try:
+            for _, chunk in client.compose.build(list(services), stream_logs=True):
+                out.write(chunk)
+        except DockerException as exc:
+            out.write((exc.stderr or str(exc)).encode())
+            out.flush()
+            tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
+            raise ImageError(f"image build of {', '.join(services)} failed (log {log_file}):\n{tail}") from exc
+
+
+def start_lab(
+    client: DockerClient,
+    required: tuple[str, ...],
+    optional: dict[str, tuple[str, ...]],
+    log: Log,
+    *,
+    builds: dict[str, tuple[str, ...]] | None = None,
+    timeouts: dict[str, float] | None = None,
+    timeout: float = 300,
+) -> dict[str, str]:
+    """Build, start and wait for the required services (any failure raises), then for each
+    optional group (a profile) the same, each on its own: a group that fails any step is
+    removed and its reason returned, {group: reason}; the lab runs without it.
+
+    `builds` maps "" (required) or a group to the services Compose builds from a Dockerfile.
+    """
+    builds, timeouts = builds or {}, timeouts or {}
+    if builds.get(""):
+        build(client, builds[""], log)
+    left_out: dict[str, str] = {}
+    for group in optional:
+        if builds.get(group):
+            try:
+                build(client, builds[group], log)
+            except ImageError as exc:
+                left_out[group] = str(exc)
+    start(client, required, log, timeout=timeout)
+    started: list[str] = []
+    for group, services in optional.items():
+        if group in left_out:
+            continue
+        try:
+            client.compose.up(list(services), detach=True, pull="never", no_build=True, quiet=True)
+            started.append(group)
+        except DockerException as exc:
+            left_out[group] = _first_error_line(exc, "docker compose up failed")
+    for group in started:
+        try:
+            wait_healthy(client, optional[group], log, timeout=timeouts.get(group, timeout))
+        except StackError as exc:
+            left_out[group] = str(exc)
+    for group, reason in left_out.items():
+        log(f"optional {group} ({', '.join(optional[group])}) left out: {reason.splitlines()[0]}")
+        client.compose.rm(list(optional[group]), stop=True)
+    return left_out
+
+
+def _first_error_line(exc: DockerException, what: str) -> str:
+    lines = (exc.stderr or str(exc)).strip().splitlines()
+    return f"{what}: {lines[-1] if lines else 'no output'}"
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """What start_lab needs from an image plan."""
+
+    required: tuple[str, ...]
+    optional: dict[str, tuple[str, ...]]  # profile -> its services
+    builds: dict[str, tuple[str, ...]]  # "" (required) or profile -> services Compose builds
+    timeouts: dict[str, float]  # profile -> health wait
+
+
+def start_plan(plan: ImagePlan) -> StartPlan:
+    groups = plan.optional_groups()
+    resolved = plan.by_component()
+    builds: dict[str, tuple[str, ...]] = {}
+    timeouts: dict[str, float] = {}
+    for c in COMPONENTS:
+        source = resolved[c.name].source
+        if c.profile in groups:
+            timeouts[c.profile] = max(timeouts.get(c.profile, 0), c.start_timeout)
+        elif c.profile:
+            continue  # left out: nothing to build
+        if source is Source.BUILT or (c.compose_build and source is Source.OFFICIAL):
+            key = c.profile or ""
+            builds[key] = (*builds.get(key, ()), *c.services)
+    in_groups = {s for services in groups.values() for s in services}
+    required = tuple(s for s in plan.services if s not in in_groups)
+    return StartPlan(required, groups, builds, timeouts)
+
+
+def up(plan: ImagePlan, log: Log, *, project: str = PROJECT, timeout: float = 300) -> ImagePlan:
+    """Start the lab this plan describes; the plan returned leaves out every optional component
+    that could not be built or did not become healthy (required ones raise instead)."""
     client = compose_client(plan, project)
-    to_build = [c.name for c in COMPONENTS if plan.by_component()[c.name].source is Source.BUILT]
-    if to_build:
-        log(f"building {', '.join(to_build)} from their Dockerfiles")
-        client.compose.build(to_build)
-    elapsed = start(client, plan.services, log, timeout=timeout)
+    steps = start_plan(plan)
+    left_out = start_lab(
+        client, steps.required, steps.optional, log, builds=steps.builds, timeouts=steps.timeouts, timeout=timeout
+    )
     reload_configs(client, log)
-    return elapsed
+    return plan.without(left_out)
 
 
 # PostgreSQL and Grafana take their passwords from .env only when their volume is first
@@ -169,7 +269,10 @@ def reload_configs(client: DockerClient, log: Log) -> None:
 
 
 def down(plan: ImagePlan, *, project: str = PROJECT, volumes: bool = False) -> None:
-    compose_client(plan, project).compose.down(remove_orphans=True, volumes=volumes, timeout=20)
+    """Stop and remove every container of the project, of every profile (whatever this plan runs:
+    a Jenkins the plan left out would otherwise keep the project's fixed-subnet networks)."""
+    client = compose_client(plan, project, profiles=ALL_PROFILES)
+    client.compose.down(remove_orphans=True, volumes=volumes, timeout=20)
 
 
 def urls() -> dict[str, str]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from infralab import images
+from infralab import images, stack
 from infralab.components import COMPONENTS
 from infralab.images import ImagePlan, Resolution, Source
 
@@ -60,3 +60,41 @@ def test_a_failed_official_pull_with_a_reachable_registry_builds_the_base_first(
     assert steps[0] == "base"
     assert steps.count("base") == 1
     assert sorted(steps[1:]) == ["cadvisor", "toxiproxy"]
+
+
+def _online_plan() -> ImagePlan:
+    """What `make up` decides where a registry answers and every optional component is wanted."""
+    return ImagePlan(
+        tuple(
+            Resolution(c.name, c.official, Source.OFFICIAL, "pulled")
+            if c.official
+            else Resolution(c.name, f"infralab/{c.name}:latest", Source.BUILT, "built by compose")
+            for c in COMPONENTS
+        )
+    )
+
+
+def test_each_optional_profile_starts_or_is_left_out_as_one_group() -> None:
+    steps = stack.start_plan(_online_plan())
+    assert steps.optional == {"grafana": ("grafana",), "logs": ("loki", "alloy"), "jenkins": ("jenkins",)}
+    assert not set(steps.required) & {"grafana", "loki", "alloy", "jenkins"}
+    assert {"nginx", "core-1", "core-2", "prometheus"} <= set(steps.required)
+    # The Jenkins image (official core + plugins) is built in its own group: its failure is not the lab's.
+    assert steps.builds["jenkins"] == ("jenkins",)
+    assert {"core-1", "core-2", "worker-server", "admin-server"} <= set(steps.builds[""])
+    assert steps.timeouts["jenkins"] > steps.timeouts["grafana"]
+
+
+def test_a_left_out_optional_component_is_neither_built_nor_waited_for() -> None:
+    steps = stack.start_plan(_online_plan().without({"jenkins": "not wanted"}))
+    assert "jenkins" not in steps.builds
+    assert "jenkins" not in steps.timeouts
+    assert "jenkins" not in steps.optional
+
+
+def test_a_plan_without_a_profile_says_why_for_each_of_its_components() -> None:
+    plan = _online_plan().without({"logs": "loki not healthy after 300s"})
+    left = {r.component: r.reason for r in plan.left_out}
+    assert left == {"loki": "loki not healthy after 300s", "alloy": "loki not healthy after 300s"}
+    assert plan.profiles == ("grafana", "jenkins")
+    assert "LOKI_IMAGE" not in plan.env()
