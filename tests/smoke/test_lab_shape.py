@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import uuid
 
@@ -11,6 +12,7 @@ import pytest
 from infralab.alerts import SlackSink
 from infralab.envfile import read_env
 from infralab.lab import Lab
+from infralab.paths import REPO_ROOT
 from infralab.prometheus import Prometheus
 from infralab.waiting import wait_until
 
@@ -81,6 +83,22 @@ def test_unknown_route_is_a_json_404(lab_http: httpx.Client) -> None:
     response = lab_http.get("/no-such-route")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("ui", ["grafana", "jenkins", "prometheus", "alertmanager"])
+def test_an_ops_ui_typed_without_its_slash_is_redirected_relative(lab_http: httpx.Client, ui: str) -> None:
+    # Relative: nginx's own port inside the container is not the published one.
+    response = lab_http.get(f"/{ui}", follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == f"/{ui}/"
+
+
+def test_the_root_lists_every_route_nginx_classifies(lab_http: httpx.Client) -> None:
+    routes = lab_http.get("/").json()["routes"]
+    assert "/loki/" in routes
+    conf = (REPO_ROOT / "nginx" / "nginx.conf").read_text()
+    classified = set(re.findall(r"~\^/([a-z-]+)/ \1;", conf))
+    assert classified == {r.strip("/") for r in routes}
 
 
 def test_admin_api_needs_the_token(lab: Lab, lab_http: httpx.Client) -> None:

@@ -226,6 +226,23 @@ def test_the_jobs_cron_trigger_matches_the_jenkinsfiles(casc: dict[str, Any]) ->
     assert job_crons == file_crons
 
 
+def _list(literal: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"'([^']*)'", literal))
+
+
+def test_the_jobs_parameters_match_the_jenkinsfiles(casc: dict[str, Any]) -> None:
+    # JCasC re-applies the job at every controller start: parameters it lacks would be gone
+    # until the next build re-declared them, and cron builds would run without them.
+    code = JENKINSFILE.read_text()
+    in_file = [("choice", n, _list(c)) for n, c in re.findall(r"choice\(name: '(\w+)', choices: (\[[^]]*\])", code)]
+    in_file += [("string", n, (d,)) for n, d in re.findall(r"string\(name: '(\w+)', defaultValue: '([^']*)'", code)]
+    script = _job_script(casc)
+    in_job = [("choice", n, _list(c)) for n, c in re.findall(r"choiceParam\('(\w+)', (\[[^]]*\])", script)]
+    in_job += [("string", n, (d,)) for n, d in re.findall(r"stringParam\('(\w+)', '([^']*)'", script)]
+    assert {p[1] for p in in_file} == {"SCOPE", "SCENARIO", "BRANCH", "TEST_LAB_OPTIONAL"}
+    assert sorted(in_job) == sorted(in_file)
+
+
 def test_jenkinsfile_is_balanced() -> None:
     code = _jenkinsfile_code()  # raises on an unterminated string or comment
     assert _balance_problems(code) == []
@@ -254,6 +271,9 @@ def test_pipeline_has_the_nightly_options_and_publishes_every_report() -> None:
         assert expected in code, f"Jenkinsfile lacks {expected}"
     post = code[code.index("post {") :]
     assert all(step in post for step in ("junit(", "allure(", "archiveArtifacts("))
+    # A failing Allure step ends the post block: what must survive it comes first.
+    assert post.index("archiveArtifacts(") < post.index("allure(")
+    assert post.index("junit(") < post.index("allure(")
     # `make down` stops the lab this Jenkins runs in; the suite cleans its own lab up.
     assert "make down" not in _jenkinsfile_code()
 
@@ -383,6 +403,56 @@ def test_scripts_are_executable_and_parse(script: Path) -> None:
 def test_scripts_pass_shellcheck() -> None:
     result = subprocess.run(["shellcheck", *map(str, SCRIPTS)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def _run_agent_once(tmp_path: Path, *, java: str, jenkins_container: str) -> tuple[int, str, str]:
+    """agent.sh --once from a scratch checkout, with java, docker and curl that record their calls."""
+    checkout = tmp_path / "lab"
+    (checkout / "ci" / "jenkins").mkdir(parents=True)
+    shutil.copy2(CI / "agent.sh", checkout / "ci" / "jenkins" / "agent.sh")
+    (checkout / ".env").write_text("LAB_PUBLIC_URL=http://127.0.0.1:8080\nJENKINS_ADMIN_PASSWORD=pw\n")
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    fakes = {
+        "java": f'echo "    java.specification.version = {java}" >&2',
+        "docker": f'echo "docker $*" >> {calls}; echo "{jenkins_container}"',
+        "curl": f'echo "curl $*" >> {calls}; exit 7',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    result = subprocess.run(
+        ["bash", str(checkout / "ci" / "jenkins" / "agent.sh"), "--once"],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return result.returncode, result.stdout + result.stderr, calls.read_text() if calls.exists() else ""
+
+
+def test_agent_refuses_a_java_older_than_the_cores_agents_need(tmp_path: Path) -> None:
+    code, output, calls = _run_agent_once(tmp_path, java="17", jenkins_container="abc")
+    assert code == 1
+    assert "needs Java 21 or newer" in output
+    assert calls == ""
+
+
+def test_agent_does_not_touch_nginx_while_the_labs_jenkins_is_away(tmp_path: Path) -> None:
+    # During the nightly the suite's own lab holds the port: a retry through nginx would be a 502 there.
+    code, output, calls = _run_agent_once(tmp_path, java="21", jenkins_container="")
+    assert code == 1
+    assert "not running or not healthy" in output
+    assert "health=healthy" in calls
+    assert "curl" not in calls
+
+
+def test_agent_fetches_its_jar_once_the_labs_jenkins_is_healthy(tmp_path: Path) -> None:
+    code, output, calls = _run_agent_once(tmp_path, java="25", jenkins_container="abc")
+    assert code == 1  # the fake curl fails: Jenkins "not reachable"
+    assert "curl" in calls
+    assert "http://127.0.0.1:8080/jenkins/jnlpJars/agent.jar" in calls
+    assert "Jenkins not reachable" in output
 
 
 def _run_tests_sh(tmp_path: Path, **env: str) -> tuple[int, str, list[str]]:
