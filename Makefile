@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs restart test lint test-unit test-core test-worker test-admin test-cadvisor suite report bench
+.PHONY: help up down clean ps logs restart test lint test-unit test-core test-worker test-admin test-cadvisor test-alloy suite report bench logql-parser
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -42,7 +42,7 @@ lint: $(STAMP) ## Python lint and types
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test-unit: test-core test-worker test-admin test-cadvisor ## unit tests of the three services (and cAdvisor's main)
+test-unit: test-core test-worker test-admin test-cadvisor test-alloy ## unit tests of the three services (and cAdvisor's main, Alloy's config)
 
 test-core:
 	cd core-server && mvn -B -q test
@@ -56,7 +56,18 @@ test-admin:
 test-cadvisor:
 	cd compose/offline/cadvisor && test -z "$$(gofmt -l .)" && go vet ./...
 
-suite: $(STAMP) ## the pytest suite: unit, static config checks, then the lab (up once) for smoke and failure drills
+# Alloy cannot run offline: its own parser checks config.alloy (monitoring/alloy/check).
+test-alloy:
+	cd monitoring/alloy/check && test -z "$$(gofmt -l .)" && go vet ./... && go test ./...
+
+# Grafana's LogQL grammar for tests/static/test_logql.py, exactly as locked; reinstalled when the lock changes.
+LOGQL_PARSER := tests/static/logql/node_modules/.package-lock.json
+$(LOGQL_PARSER): tests/static/logql/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix tests/static/logql
+
+logql-parser: $(LOGQL_PARSER)
+
+suite: $(STAMP) $(LOGQL_PARSER) ## the pytest suite: unit, static config checks, then the lab (up once) for smoke and failure drills
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) ## measure a running lab against its goals (BENCH_PROJECT, BENCH_NOISE_SECONDS; docs/benchmarks.md)

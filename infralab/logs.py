@@ -26,7 +26,7 @@ from infralab.waiting import wait_until
 ALLOY_CONFIG = REPO_ROOT / "monitoring" / "alloy" / "config.alloy"
 # Stream labels Alloy attaches (monitoring/alloy/config.alloy). A JSON field of the same name
 # comes out of `| json` as <name>_extracted, so field filters must use that name.
-STREAM_LABELS = frozenset({"service", "container", "level"})
+STREAM_LABELS = frozenset({"project", "service", "container", "level"})
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -42,8 +42,9 @@ class LogSelector:
         if bad:
             raise ValueError(f"JSON field names must be label names for LogQL: {bad}")
 
-    def to_logql(self) -> str:
-        query = f"{{service={_quote(self.service)}}}"
+    def to_logql(self, project: str) -> str:
+        """LogQL for this selector in one lab: both labs ship to the same Loki with the same service names."""
+        query = f"{{project={_quote(project)}, service={_quote(self.service)}}}"
         if self.contains is not None:
             query += f" |= {_quote(self.contains)}"
         if self.regex is not None:
@@ -121,9 +122,10 @@ class LogSource(ABC):
 class LokiLogs(LogSource):
     name = "loki"
 
-    def __init__(self, client: httpx.Client, *, prefix: str = "") -> None:
+    def __init__(self, client: httpx.Client, project: str, *, prefix: str = "") -> None:
         super().__init__()
         self.client = client
+        self.project = project  # the compose project whose lines count
         self.prefix = prefix  # "" when the client's base URL is Loki or nginx routes /loki/ as is
 
     def ready(self) -> bool:
@@ -135,7 +137,7 @@ class LokiLogs(LogSource):
 
     def search(self, selector: LogSelector, since: datetime) -> list[LogLine]:
         params: dict[str, str | int] = {
-            "query": selector.to_logql(),
+            "query": selector.to_logql(self.project),
             "start": _nanos(since),
             "end": _nanos(datetime.now(UTC)),
             "direction": "forward",
@@ -220,7 +222,7 @@ def choose_log_source(lab: Lab, client: httpx.Client, *, prefix: str = "") -> Lo
     Loki is optional (the `logs` profile, absent offline), and Alloy ships only the compose
     projects its config keeps (the people's lab and the suite's own).
     """
-    loki = LokiLogs(client, prefix=prefix)
+    loki = LokiLogs(client, lab.project, prefix=prefix)
     if lab.project in shipped_projects() and loki.ready():
         return loki
     return ContainerLogs(lab)

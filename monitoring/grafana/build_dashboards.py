@@ -272,6 +272,28 @@ def query_variable(name: str, label: str, query: str) -> Json:
     }
 
 
+# Alloy ships both labs' logs (the people's `infralab` and the suite's `infralab-test`, its keep
+# rule) with the same service names: every LogQL names one project, the people's by default.
+PROJECT_VARIABLE: Json = {
+    "name": "project",
+    "label": "Lab (compose project)",
+    "type": "custom",
+    "query": "infralab,infralab-test",
+    "current": {"selected": True, "text": "infralab", "value": "infralab"},
+    "options": [
+        {"selected": True, "text": "infralab", "value": "infralab"},
+        {"selected": False, "text": "infralab-test", "value": "infralab-test"},
+    ],
+    "includeAll": False,
+    "multi": False,
+    "hide": 0,
+    "skipUrlSync": False,
+}
+# Levels an operator must look at, as Alloy writes them (lowercased): Logback/tracing/slog's error,
+# nginx's crit/alert/emerg, PostgreSQL's fatal/panic.
+ERROR_LEVELS = "error|crit|alert|emerg|fatal|panic"
+
+
 # Faults on every dashboard's graphs: admin-server's fault-control plane and the services' own
 # chaos contract. Series exist once a fault has been injected (admin) or from start (chaos, 0).
 ANNOTATIONS: list[Json] = [
@@ -550,11 +572,13 @@ def lab_overview() -> Dashboard:
             row("Logs"),
             logs(
                 "Error log lines (every service)",
-                '{level=~"(?i)error"}',
-                description="Loki (logs profile): lines whose JSON level is error, newest first. "
-                "Empty when Loki does not run (offline path).",
+                f'{{project="$project", level=~"{ERROR_LEVELS}"}}',
+                description="Loki (logs profile): error lines of every container of the chosen lab, newest first. "
+                "Alloy reads the level from JSON, logfmt, nginx's error_log and PostgreSQL's format and "
+                "lowercases it. Empty when Loki does not run (offline path).",
             ),
         ],
+        [PROJECT_VARIABLE],
     )
 
 

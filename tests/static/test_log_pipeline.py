@@ -1,6 +1,7 @@
 """Loki and Alloy cannot run offline (no registry, no package): their configuration is checked
 here for what the lab relies on, across the files that must agree (compose, Alloy, Loki,
-Grafana's datasource). Whether Loki and Alloy accept the files is verified only online."""
+Grafana's datasource). Alloy's own parser checks config.alloy itself (monitoring/alloy/check,
+make test-alloy); whether Loki accepts loki.yml is verified only online."""
 
 from __future__ import annotations
 
@@ -32,16 +33,9 @@ def test_loki_writes_only_to_its_volume(compose_model: dict[str, Any]) -> None:
     assert all(path.startswith(mounts[0] + "/") for path in storage.values())
 
 
-def test_alloy_labels_every_line_with_service_container_and_level() -> None:
-    labels = set(re.findall(r'target_label\s*=\s*"(\w+)"', ALLOY)) | set(
-        re.findall(r"values\s*=\s*\{\s*(\w+)\s*=", ALLOY)
-    )
-    assert {"service", "container", "level"} <= labels
-
-
-def test_alloy_pushes_where_loki_listens_and_grafana_reads() -> None:
+def test_grafana_reads_where_loki_listens() -> None:
+    # Alloy's push URL against the same port: monitoring/alloy/check.
     port = LOKI["server"]["http_listen_port"]
-    assert f'url = "http://loki:{port}/loki/api/v1/push"' in ALLOY
     datasources = yaml.safe_load((REPO_ROOT / DATASOURCES).read_text())
     loki = next(d for d in datasources["datasources"] if d["uid"] == "loki")
     assert loki["url"] == f"http://loki:{port}"

@@ -30,6 +30,7 @@ from infralab.dashboards import (
     variable_query,
     variable_values,
 )
+from infralab.logs import shipped_projects
 
 pytestmark = pytest.mark.unit
 
@@ -146,6 +147,8 @@ def test_every_panel_names_a_provisioned_datasource(dashboard: Dashboard) -> Non
         if not panel.get("targets"):
             problems.append(f"{where}: no query")
     for item in dashboard.variables() + dashboard.annotations():
+        if item.get("type") == "custom":
+            continue  # its values are listed in the variable itself
         uid = (item.get("datasource") or {}).get("uid")
         if uid not in PROVISIONED and uid not in GRAFANA_BUILTIN_DATASOURCES:
             problems.append(f"{dashboard.uid} / {item.get('name')}: datasource {uid!r}")
@@ -370,3 +373,15 @@ def test_prometheus_queries_follow_datasources_rows_and_annotations(tmp_path: Pa
         # No datasource: Grafana's default, Prometheus.
         ("inner", "A", "panel", "c"),
     ]
+
+
+def test_the_project_variable_offers_exactly_the_labs_alloy_ships() -> None:
+    # Both labs' logs land in Loki with the same service names: the variable picks one.
+    options = {
+        v["name"]: [o["value"] for o in v["options"]]
+        for d in DASHBOARDS
+        for v in d.variables()
+        if v["name"] == "project"
+    }
+    assert options, "no dashboard has a project variable"
+    assert all(set(values) == shipped_projects() for values in options.values())

@@ -34,22 +34,25 @@ ERROR = {
 @pytest.mark.parametrize(
     ("selector", "logql"),
     [
-        (LogSelector("core-1"), '{service="core-1"}'),
-        (LogSelector("core-1", contains="job failed"), '{service="core-1"} |= "job failed"'),
-        (LogSelector("nginx", regex=r'"status":\s*50[24]'), r'{service="nginx"} |~ "\"status\":\\s*50[24]"'),
+        (LogSelector("core-1"), '{project="infralab", service="core-1"}'),
+        (LogSelector("core-1", contains="job failed"), '{project="infralab", service="core-1"} |= "job failed"'),
+        (
+            LogSelector("nginx", regex=r'"status":\s*50[24]'),
+            r'{project="infralab", service="nginx"} |~ "\"status\":\\s*50[24]"',
+        ),
         (
             LogSelector("core-1", contains="job", fields={"level": "error", "job_id": "j1"}),
-            '{service="core-1"} |= "job" | json | level_extracted="error" | job_id="j1"',
+            '{project="infralab", service="core-1"} |= "job" | json | level_extracted="error" | job_id="j1"',
         ),
         # The JSON `service` (core-server) is not the stream label `service` (core-1).
         (
             LogSelector("core-2", fields={"service": "core-server"}),
-            '{service="core-2"} | json | service_extracted="core-server"',
+            '{project="infralab", service="core-2"} | json | service_extracted="core-server"',
         ),
     ],
 )
 def test_selector_becomes_logql(selector: LogSelector, logql: str) -> None:
-    assert selector.to_logql() == logql
+    assert selector.to_logql("infralab") == logql
 
 
 def test_field_names_must_be_label_names() -> None:
@@ -116,11 +119,11 @@ def test_loki_query_range_answers_with_the_oldest_line_first() -> None:
         return httpx.Response(200, json={"status": "success", "data": {"resultType": "streams", "result": streams}})
 
     since = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-    lines = LokiLogs(_loki(handler)).search(LogSelector("core-1", contains="job"), since)
+    lines = LokiLogs(_loki(handler), "infralab").search(LogSelector("core-1", contains="job"), since)
     assert [line.line for line in lines] == ["plain", json.dumps(ERROR)]
     assert {line.backend for line in lines} == {"loki"}
     assert seen[0].url.path == "/loki/api/v1/query_range"
-    assert seen[0].url.params["query"] == '{service="core-1"} |= "job"'
+    assert seen[0].url.params["query"] == '{project="infralab", service="core-1"} |= "job"'
     assert seen[0].url.params["start"] == str(int(since.timestamp()) * 10**9)
 
 
@@ -129,7 +132,7 @@ def test_wait_for_records_what_it_found() -> None:
         result = [{"stream": {}, "values": [["1795680002000000000", json.dumps(ERROR)]]}]
         return httpx.Response(200, json={"data": {"result": result}})
 
-    source = LokiLogs(_loki(handler))
+    source = LokiLogs(_loki(handler), "infralab")
     line = source.wait_for(LogSelector("core-1"), since=datetime.now(UTC), timeout=1)
     assert source.found == [line]
 

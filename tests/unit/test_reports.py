@@ -157,7 +157,7 @@ def test_recorder_writes_report_and_graphs_pass_or_fail(tmp_path: Path) -> None:
     slack_records: list[dict[str, Any]] = []
     sentry_records: list[dict[str, Any]] = []
     tl = Timeline("t")
-    logs = LokiLogs(_client([]))
+    logs = LokiLogs(_client([]), "infralab-test")
     recorder = IncidentRecorder(
         SCENARIO,
         tl,
