@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"text/template"
 	"time"
 
 	"github.com/grafana/alloy/syntax/ast"
@@ -22,6 +23,9 @@ type sample struct{ format, line, level string }
 
 var samples = []sample{
 	{"logfmt", "ts=2026-12-07T19:09:14.123Z caller=main.go:1 level=warn msg=x", "warn"},
+	{"slog text", `time=2026-12-07T19:09:14.123Z level=ERROR msg="db down"`, "ERROR"},
+	{"Grafana logfmt", `logger=sqlstore t=2026-12-07T19:09:14.12Z level=error msg="x y" error="z"`, "error"},
+	{"glog", "E1207 19:09:14.123456       1 manager.go:123] failed to get container", "E"},
 	{"nginx error_log", "2026/12/07 19:09:14 [error] 22#22: *1 connect() failed", "error"},
 	{"PostgreSQL", `2026-12-07 19:09:14.123 UTC [42] ERROR:  relation "x" does not exist`, "ERROR"},
 }
@@ -44,6 +48,7 @@ var checks = []check{
 	{"stream labels", checkStreamLabels},
 	{"structured metadata", checkMetadata},
 	{"level regexes", checkLevelRegexes},
+	{"level spelled one way", checkLevelTemplate},
 	{"pushes where loki listens", checkPush},
 }
 
@@ -205,6 +210,46 @@ func checkLevelRegexes(f *ast.File) error {
 		}
 	}
 	return nil
+}
+
+// Alloy's template stage: Go's text/template with ToLower among its functions; .Value is the
+// extracted value, absent for a line whose format no stage read (an empty result drops it).
+var levelSpellings = []struct {
+	extracted any
+	want      string
+}{
+	{"ERROR", "error"}, {"E", "error"}, {"W", "warn"}, {"I", "info"}, {"F", "fatal"},
+	{"warn", "warn"}, {"crit", "crit"}, {"FATAL", "fatal"}, {nil, ""},
+}
+
+func checkLevelTemplate(f *ast.File) error {
+	for _, process := range blocks(f.Body, "loki.process") {
+		for _, stage := range blocks(process.Body, "stage.template") {
+			e := attr(stage.Body, "template")
+			if e == nil {
+				return fmt.Errorf("%s: stage.template without template", where(stage))
+			}
+			text, err := stringValue(e)
+			if err != nil {
+				return err
+			}
+			tmpl, err := template.New("level").Funcs(template.FuncMap{"ToLower": strings.ToLower}).Parse(text)
+			if err != nil {
+				return fmt.Errorf("%s: %w", where(e), err)
+			}
+			for _, s := range levelSpellings {
+				var out strings.Builder
+				if err := tmpl.Execute(&out, map[string]any{"Value": s.extracted}); err != nil {
+					return fmt.Errorf("%s: level %v: %w", where(e), s.extracted, err)
+				}
+				if out.String() != s.want {
+					return fmt.Errorf("%s: level %v becomes %q, want %q", where(e), s.extracted, out.String(), s.want)
+				}
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no stage.template normalises level")
 }
 
 // lokiPort is loki.yml's server.http_listen_port: a line scan keeps this module standard library only.

@@ -63,7 +63,9 @@ func TestChecksCatchBrokenConfig(t *testing.T) {
 		{"more metadata", `values = { request_id = "" }`, `values = { request_id = "", trace_id = "" }`, "structured metadata"},
 		{"unnamed level group", `(?P<level>[A-Za-z]+)`, `([A-Za-z]+)`, "level regexes"},
 		{"not RE2", `(?P<level>[A-Za-z]+)`, `(?=[a-z])(?P<level>[A-Za-z]+)`, "level regexes"},
-		{"unanchored logfmt", `^(?:ts|time|t)=\\S+.*?\\blevel=`, `\\blevel=`, "level regexes"},
+		{"unanchored logfmt", `^(?:[a-z_]+=`, `(?:[a-z_]+=`, "level regexes"},
+		{"glog letter kept", `{{ if eq $v \"e\" }}error`, `{{ if eq $v \"x\" }}error`, "level spelled one way"},
+		{"glog lines lose their level", `^(?P<level>[IWEF])`, `^[IWEF]`, "level regexes"},
 		{"postgres lines lose their level", `\\[\\d+\\] (?P<level>[A-Z]+):`, `\\[\\d+\\] (?P<level>[a-z]+):`, "level regexes"},
 		{"wrong port", "http://loki:3100/", "http://loki:3101/", "pushes where loki listens"},
 	}
