@@ -2,7 +2,8 @@
 
 A drill: start from a steady lab, inject a fault the way an operator does (admin-server's
 API), wait for each signal (metric, log line, Sentry event, Slack alert) within its SLO,
-recover, then run the post-recovery checklist. SLOs come from the module's Scenario.
+recover, run the post-recovery checklist, then prove that what the Scenario says cannot
+happen did not, over the whole drill. SLOs and absences come from the module's Scenario.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from infralab.absence import AbsenceWindow, prove
 from infralab.alerts import Alertmanager, SlackMessage, SlackSink
 from infralab.checklist import POST_RECOVERY_CHECKS, PostRecovery, run_post_recovery_checklist, wait_steady_state
 from infralab.lab import Lab
@@ -38,7 +40,9 @@ class Drill:
     alerts: list[SlackMessage] = field(default_factory=list)
     _slack_since: int = 0
     _sentry_since: int = 0
+    _begun_at: datetime | None = None
     _fault_at: datetime | None = None
+    _absences_proved: bool = False
 
     @property
     def lab(self) -> Lab:
@@ -59,6 +63,7 @@ class Drill:
     def begin(self) -> None:
         """Wait for a steady lab and remember where the Slack and Sentry records stand."""
         wait_steady_state(self.lab, self.alertmanager, self.slack)
+        self._begun_at = datetime.now(UTC)  # before the cursors: the absence window covers them
         self._slack_since = self.slack.cursor()
         self._sentry_since = self.sentry.cursor()
 
@@ -156,16 +161,43 @@ class Drill:
         self.timeline.mark(RECOVERY)
 
     def recovered(self) -> None:
-        """The post-recovery checklist, then when Slack got each resolution, against its SLO.
+        """The post-recovery checklist, when Slack got each resolution, then the absences.
 
         The checklist comes first: each check is measured from the recovery start, and its last
         (every alert resolved, Slack included) is what the resolved notifications wait for anyway.
-        Their own time is the one Slack recorded.
+        Their own time is the one Slack recorded. The absences come last: their window is the
+        whole drill, recovery included.
         """
         deadlines = {name: s for name, s in self.scenario.slo.items() if name in POST_RECOVERY_CHECKS}
         run_post_recovery_checklist(self.post_recovery, self.timeline, since=RECOVERY, deadlines=deadlines)
-        if not self.alerts:
-            return
+        if self.alerts:
+            self._resolutions_in_slack()
+        self._prove_absences()
+
+    @property
+    def absences_proved(self) -> bool:
+        return self._absences_proved
+
+    def _prove_absences(self) -> None:
+        """Every NotExpected of the Scenario, from begin() to now; a failure names what appeared."""
+        assert self._begun_at is not None, "begin() the drill first"
+        window = AbsenceWindow(
+            start=self._begun_at,
+            end=datetime.now(UTC),
+            sentry=self.sentry,
+            sentry_since=self._sentry_since,
+            slack=self.slack,
+            slack_since=self._slack_since,
+            prometheus=self.prometheus,
+            logs=self.logs,
+        )
+        failures = prove(self.scenario.absence_proofs(), window, self.timeline)
+        self._absences_proved = True
+        assert not failures, f"not absent over the drill's {window.seconds} s:\n" + "\n".join(
+            f"- {f}" for f in failures
+        )
+
+    def _resolutions_in_slack(self) -> None:
         event = "resolved notification in Slack"
         resolved = [self._resolution(alert) for alert in self.alerts]
         last = self.timeline.record(event, max(resolved), slo=self.scenario.slo[event], since=RECOVERY)

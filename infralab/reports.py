@@ -18,12 +18,13 @@ from typing import Any, TypeVar
 
 import allure
 
+from infralab.absence import outcome
 from infralab.alerts import SlackMessage, SlackSink
 from infralab.logs import LogLine, LogSource
 from infralab.paths import REPORTS_DIR
 from infralab.plots import Window, render_graph
 from infralab.prometheus import Prometheus
-from infralab.scenario import Expected, Scenario
+from infralab.scenario import Expected, NotExpected, Scenario
 from infralab.sentry import PROJECTS, SentryEvent, SentrySink
 from infralab.timeline import Timeline
 
@@ -110,7 +111,8 @@ def render_report(run: IncidentRun) -> str:
 
 def _verdict(verdict: Verdict) -> list[str]:
     if verdict.passed:
-        return ["## 판정", "", "통과: 모든 신호와 복구가 SLO 안에 확인되었다.", ""]
+        passed = "통과: 모든 신호와 복구가 SLO 안에 확인되었고, 기대하지 않은 신호는 드릴 내내 없었다."
+        return ["## 판정", "", passed, ""]
     return ["## 판정", "", f"실패 ({verdict.phase} 단계). 실패한 단정:", "", "```", verdict.failure.strip(), "```", ""]
 
 
@@ -162,8 +164,23 @@ def _signals(s: Scenario, tl: Timeline) -> list[str]:
             when += f" 장애 후 +{seen.offset - fault.offset:.1f}s" if seen and fault else ""
             rows.append(f"| {kind.value} | 예 | {_cell(spec.event)} | {when} |")
         else:
-            rows.append(f"| {kind.value} | 아니오 | {_cell(spec.reason)} | — |")
+            rows.append(f"| {kind.value} | 아니오 | {_cell(spec.reason)} | {_absence(tl, spec)} |")
+    rows += [f"| 그 밖 | 아니오 | {_cell(a.reason)} | {_absence(tl, a)} |" for a in s.absences]
     return [*rows, ""]
+
+
+def _absence(tl: Timeline, claim: NotExpected) -> str:
+    """Each proof's outcome, as the drill marked it on the timeline."""
+    cells = []
+    for proof in claim.proofs:
+        result = outcome(tl, proof)
+        if result is None:
+            cells.append(f"— 미확인 (드릴이 끝까지 가지 못했다): {proof.describe()}")
+        elif result.absent:
+            cells.append(f"✅ absent over {result.seconds} s (checked): {proof.describe()}")
+        else:
+            cells.append(f"❌ {proof.describe()}, 그러나 나타남: {result.found}")
+    return "<br>".join(_cell(c) for c in cells)
 
 
 def _logs(run: IncidentRun) -> list[str]:

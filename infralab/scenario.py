@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from infralab.absence import AbsenceProof
+
 # Timeline event names shared by drills, the checklist and the report.
 FAULT = "fault injected"
 RECOVERY = "recovery started"
@@ -32,9 +34,18 @@ class Expected:
 
 @dataclass(frozen=True)
 class NotExpected:
-    """The fault cannot produce this signal, and why (a stopped process sends no Sentry event)."""
+    """The fault cannot produce this signal, why, and the absence that proves it.
+
+    The drill proves the absence over its whole window (infralab/absence.py): a claim that
+    nothing appears is checked like any expected signal, never only printed.
+    """
 
     reason: str
+    proof: AbsenceProof | tuple[AbsenceProof, ...]
+
+    @property
+    def proofs(self) -> tuple[AbsenceProof, ...]:
+        return self.proof if isinstance(self.proof, tuple) else (self.proof,)
 
 
 @dataclass(frozen=True)
@@ -66,17 +77,41 @@ class Scenario:
     fault_event: str = FAULT
     recovery_event: str = RECOVERY  # a fault that expires by itself may have none
     checklist_event: str = CHECKLIST_PASSED
+    # Absences claimed beside the four kinds, e.g. "a warning, nothing critical" next to an
+    # expected Slack warning: proved like the NotExpected signals.
+    absences: tuple[NotExpected, ...] = ()
 
     def __post_init__(self) -> None:
         missing = [k.value for k in SignalKind if k not in self.signals]
         if missing:
             raise ValueError(f"scenario {self.name}: state every signal kind, missing {missing}")
+        unproven = [
+            kind.value if kind else "absences"
+            for kind, claim in self.not_expected()
+            if not claim.proofs or not all(isinstance(p, AbsenceProof) for p in claim.proofs)
+        ]
+        if unproven:
+            raise ValueError(f"scenario {self.name}: NotExpected without an absence proof: {unproven}")
         no_slo = [s.event for s in self.expected().values() if s.event not in self.slo]
         if no_slo:
             raise ValueError(f"scenario {self.name}: expected signals without an SLO: {no_slo}")
 
     def expected(self) -> dict[SignalKind, Expected]:
         return {k: s for k, s in self.signals.items() if isinstance(s, Expected)}
+
+    def not_expected(self) -> list[tuple[SignalKind | None, NotExpected]]:
+        """Every claim of absence: the NotExpected signals, then `absences` (kind None)."""
+        signals = [(k, s) for k, s in self.signals.items() if isinstance(s, NotExpected)]
+        return [*signals, *((None, a) for a in self.absences)]
+
+    def absence_proofs(self) -> list[AbsenceProof]:
+        """Each distinct proof once, in declaration order (two claims may share one)."""
+        proofs: list[AbsenceProof] = []
+        for _, claim in self.not_expected():
+            for proof in claim.proofs:
+                if proof not in proofs:
+                    proofs.append(proof)
+        return proofs
 
     @property
     def anchors(self) -> tuple[str, ...]:

@@ -24,6 +24,7 @@ class SentryEvent:
     exception_types: tuple[str, ...]
     tags: dict[str, str]
     raw: dict[str, Any]
+    release: str = ""  # <service>@<version> as the SDK reports it; empty when the event has none
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> SentryEvent:
@@ -46,6 +47,7 @@ class SentryEvent:
             exception_types=tuple(v.get("type", "") for v in values),
             tags={str(k): str(v) for k, v in tags.items()},
             raw=event,
+            release=str(event.get("release") or ""),
         )
 
 

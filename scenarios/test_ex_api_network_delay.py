@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from infralab.absence import NoSentryEvents
 from infralab.drill import Drill
 from infralab.jobs import Jobs
 from infralab.load import JobLoad
@@ -53,7 +54,8 @@ SCENARIO = Scenario(
         SignalKind.LOG: Expected("timeouts in the worker's log"),
         SignalKind.SENTRY: NotExpected(
             "failures caused by a dependency are expected outcomes the worker reports in metrics and logs "
-            "(worker-server/src/telemetry/error_tracking.rs)"
+            "(worker-server/src/telemetry/error_tracking.rs)",
+            NoSentryEvents(("worker-server",)),
         ),
         SignalKind.SLACK: Expected("latency warning in Slack"),
     },

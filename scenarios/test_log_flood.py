@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from infralab.absence import NoAlertFired, NoSentryEvents, NoSlack
 from infralab.drill import Drill
 from infralab.paths import COMPOSE_FILE
 from infralab.scenario import Expected, Graph, NotExpected, Scenario, SignalKind
@@ -13,6 +14,7 @@ pytestmark = pytest.mark.failure
 
 FLOOD_MIB = 60  # twice what rotation keeps: without it, all of this would stay on the host's disk
 MARKER = "log-flood-drill"
+DISK_ALERTS = ("DiskFull", "DiskFillingUp")  # monitoring/prometheus/rules/node.yml
 
 SCENARIO = Scenario(
     name="log-flood",
@@ -31,13 +33,19 @@ SCENARIO = Scenario(
     signals={
         SignalKind.METRIC: NotExpected(
             "no exporter watches Docker's log files; the drill measures them where the engine keeps them "
-            "(through mtail's read-only mount of /var/lib/docker/containers), as an operator's `du` would"
+            "(through mtail's read-only mount of /var/lib/docker/containers), as an operator's `du` would. "
+            "What metrics do watch, the host's filesystems, stays clear of every disk alert",
+            NoAlertFired(DISK_ALERTS),
         ),
         SignalKind.LOG: Expected("flood lines in the worker's log"),
-        SignalKind.SENTRY: NotExpected("nothing fails: logging more is not an error"),
+        SignalKind.SENTRY: NotExpected(
+            "nothing fails: logging more is not an error",
+            NoSentryEvents(("core-server", "worker-server", "admin-server")),
+        ),
         SignalKind.SLACK: NotExpected(
-            "rotation keeps the disk bounded, so no disk alert may fire - the post-recovery checklist "
-            "(every alert resolved, Slack quiet) proves none did"
+            "rotation keeps the disk bounded, so no disk alert fires at any moment of the drill, and none "
+            "reaches Slack",
+            (NoAlertFired(DISK_ALERTS), NoSlack(alerts=DISK_ALERTS)),
         ),
     },
     graphs=(Graph("host root filesystem free bytes", ('node_filesystem_avail_bytes{job="node", mountpoint="/"}',)),),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from infralab.absence import NoSentryEvents
 from infralab.drill import Drill
 from infralab.jobs import Jobs
 from infralab.scenario import RECOVERY, Expected, Graph, NotExpected, Scenario, SignalKind
@@ -35,7 +36,8 @@ SCENARIO = Scenario(
         SignalKind.METRIC: Expected("OOM kill in cAdvisor"),
         SignalKind.LOG: Expected("fault in the worker's log"),
         SignalKind.SENTRY: NotExpected(
-            "a SIGKILLed process cannot report; the kernel's OOM record and the restart are the evidence"
+            "a SIGKILLed process cannot report; the kernel's OOM record and the restart are the evidence",
+            NoSentryEvents(("worker-server",)),
         ),
         SignalKind.SLACK: Expected("critical alert in Slack"),
     },

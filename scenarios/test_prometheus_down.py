@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from infralab.absence import NoAlertFired, NoSentryEvents
 from infralab.alerts import SlackSink
 from infralab.drill import Drill
 from infralab.scenario import RECOVERY, Expected, Graph, NotExpected, Scenario, SignalKind
@@ -15,6 +16,15 @@ pytestmark = pytest.mark.failure
 # The dead-man's switch's rule: page when the heartbeat channel was silent this long
 # (Watchdog repeats every 60 s, plus Alertmanager's group interval and a margin).
 HEARTBEAT_GRACE = 80
+# Prometheus's alerts about itself (lab-alerts.yml, service="prometheus").
+SELF_MONITORING = (
+    "PrometheusRuleEvaluationFailures",
+    "PrometheusConfigReloadFailed",
+    "PrometheusRuleEvaluationsMissed",
+    "PrometheusNotificationQueueRunningFull",
+    "PrometheusErrorSendingAlerts",
+    "PrometheusTSDBCompactionsFailing",
+)
 
 SCENARIO = Scenario(
     name="prometheus-down",
@@ -34,10 +44,14 @@ SCENARIO = Scenario(
     },
     signals={
         SignalKind.METRIC: NotExpected(
-            "the metric system is what is down; Alertmanager's API shows the effect (Watchdog expired)"
+            "the metric system is what is down, and nothing in it reports its own outage, not even its "
+            "self-monitoring alerts once it is back; Alertmanager's API shows the effect (Watchdog expired)",
+            NoAlertFired(SELF_MONITORING),
         ),
         SignalKind.LOG: Expected("shutdown in Prometheus's log"),
-        SignalKind.SENTRY: NotExpected("nothing in the request path fails"),
+        SignalKind.SENTRY: NotExpected(
+            "nothing in the request path fails", NoSentryEvents(("core-server", "worker-server", "admin-server"))
+        ),
         SignalKind.SLACK: Expected("heartbeat silent (dead-man's switch fires)"),
     },
     graphs=(Graph("Prometheus up (gap = outage)", ('up{job="prometheus"}',)),),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from infralab.absence import NoSentryEvents, NoSlack
 from infralab.alerts import SlackMessage, SlackSink
 from infralab.logs import LogLine, LokiLogs
 from infralab.prometheus import Series
@@ -20,6 +22,8 @@ from infralab.timeline import Event, Timeline
 pytestmark = pytest.mark.unit
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+NO_SENTRY = NoSentryEvents(("core-server",))
+NO_CRITICAL = NoSlack(channels=("#lab-critical",))
 SCENARIO = Scenario(
     name="nginx-502-all-replicas",
     hypothesis="Both core-server replicas stop: nginx answers /api/ with a JSON 502.",
@@ -28,7 +32,7 @@ SCENARIO = Scenario(
     signals={
         SignalKind.METRIC: Expected("502 at the entry point"),
         SignalKind.LOG: Expected("502 in nginx's access log"),  # never marked below: a miss
-        SignalKind.SENTRY: NotExpected("a stopped JVM sends nothing"),
+        SignalKind.SENTRY: NotExpected("a stopped JVM sends nothing", NO_SENTRY),
         SignalKind.SLACK: Expected("critical alert in Slack"),
     },
     graphs=(Graph("5xx ratio", ("service:http_requests_5xx:ratio_rate1m",)),),
@@ -43,6 +47,7 @@ def timeline() -> Timeline:
         ("critical alert in Slack", 50.0, 45, None),
         (RECOVERY, 60.0, None, None),
         (CHECKLIST_PASSED, 151.0, 180, RECOVERY),
+        ("absent: no Sentry event from core-server (over 182 s)", 152.0, None, None),
     ]
     return Timeline("t", [Event(n, T0 + timedelta(seconds=at), at, slo, ref) for n, at, slo, ref in events])
 
@@ -115,11 +120,33 @@ def test_signals_alerts_sentry_and_logs() -> None:
     text = render_report(run())
     assert "| metric | 예 | 502 at the entry point | ✅ 장애 후 +3.0s |" in text
     assert "| log | 예 | 502 in nginx's access log | ❌ 미관측 |" in text
-    assert "| sentry | 아니오 | a stopped JVM sends nothing | — |" in text
+    assert (
+        "| sentry | 아니오 | a stopped JVM sends nothing "
+        "| ✅ absent over 182 s (checked): no Sentry event from core-server |" in text
+    )
     assert "| CoreServerAllReplicasDown | core-server | #lab-critical | firing |" in text
     assert "| core-server | error | PSQLException | 2 |" in text
     assert "응답한 백엔드: **컨테이너 로그 (docker logs)**" in text
     assert '- `08:00:02.000` `{"status":502}`' in text
+
+
+def test_absences_checked_failed_or_never_reached() -> None:
+    scenario = replace(SCENARIO, absences=(NotExpected("nothing critical", (NO_CRITICAL, NO_SENTRY)),))
+    failed = timeline()
+    failed.events[-1] = Event(
+        "present: no Sentry event from core-server: core-server error PSQLException: 'refused' (event e1)",
+        T0 + timedelta(seconds=152),
+        152.0,
+    )
+    text = render_report(run(scenario=scenario, timeline=failed))
+    assert (
+        "| sentry | 아니오 | a stopped JVM sends nothing | ❌ no Sentry event from core-server, "
+        "그러나 나타남: core-server error PSQLException: 'refused' (event e1) |" in text
+    )
+    assert (
+        "| 그 밖 | 아니오 | nothing critical | — 미확인 (드릴이 끝까지 가지 못했다): no Slack message on #lab-critical"
+        "<br>❌ no Sentry event from core-server, 그러나 나타남: " in text
+    )
 
 
 def test_a_pass_without_logs_or_alerts() -> None:
