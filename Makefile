@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs restart test lint test-unit test-core test-worker test-admin test-cadvisor test-alloy suite report bench logql-parser
+.PHONY: help up down clean ps logs restart versions images test lint test-unit test-core test-worker test-admin test-cadvisor test-alloy suite report bench logql-parser
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -35,7 +35,14 @@ logs: $(STAMP) ## logs of a service: make logs s=core-1 [f=1 to follow]
 restart: $(STAMP) ## restart services one at a time without 5xx: make restart s="core-1 core-2"
 	@$(LAB) restart $(s)
 
-test: lint test-unit suite ## every test: linters, service unit tests, config checks, smoke and failure drills
+versions: $(STAMP) ## the version each service runs and the versions kept for a rollback
+	@$(LAB) versions
+
+test: lint test-unit images suite ## every test: linters, service unit tests, config checks, smoke and failure drills
+
+# Before pytest in `make test`: a cold build (minutes) would otherwise count against the first lab test's timeout.
+images: $(STAMP) ## obtain every image the lab needs (pull or build), start nothing
+	@$(LAB) images
 
 lint: $(STAMP) ## Python lint and types
 	$(VENV)/bin/ruff check .

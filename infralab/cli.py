@@ -8,7 +8,8 @@ import time
 
 from python_on_whales.exceptions import DockerException
 
-from infralab import bench, rollout, stack
+from infralab import bench, rollout, stack, versions
+from infralab.components import COMPONENTS
 from infralab.endpoints import Endpoints
 from infralab.envfile import ensure_env, read_env
 from infralab.images import ImageError, ImageMode, ImagePlan, resolve_images
@@ -68,6 +69,17 @@ def cmd_up(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_images(_: argparse.Namespace) -> int:
+    """Every image the lab needs, built or pulled, nothing started (`make suite` runs this before
+    pytest, so a cold build is not charged to the first test's timeout)."""
+    try:
+        prepare_images()
+    except ImageError as exc:
+        say(f"\nimages failed: {exc}")
+        return 1
+    return 0
+
+
 def _saved_plan() -> ImagePlan:
     try:
         return ImagePlan.load()
@@ -124,6 +136,21 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_versions(_: argparse.Namespace) -> int:
+    """Per service of the lab's own: the version each container runs and the versions kept as images."""
+    plan = _saved_plan()
+    client = stack.compose_client(plan)
+    running = {(c.config.labels or {}).get("com.docker.compose.service", c.name): c for c in client.compose.ps()}
+    for component in COMPONENTS:
+        if not component.versioned:
+            continue
+        now = [f"{s} {versions.running_version(running[s])}" for s in component.services if s in running]
+        kept = versions.kept_versions(f"infralab/{component.name}")
+        say(f"{component.name:<14} running: {', '.join(now) or 'not running'}")
+        say(f"{'':<14} kept ({len(kept)}, newest first): {' '.join(kept) or 'none'}")
+    return 0
+
+
 def cmd_bench(_: argparse.Namespace) -> int:
     """Settings come from BENCH_* variables (what `make bench` passes through)."""
     return bench.run(bench.Settings.from_environ(), say)
@@ -133,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infralab", description="infra-lab control")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="obtain images and start the lab, waiting until healthy").set_defaults(func=cmd_up)
+    sub.add_parser("images", help="obtain every image (build or pull), start nothing").set_defaults(func=cmd_images)
     sub.add_parser("down", help="stop and remove containers, keep volumes").set_defaults(func=cmd_down)
     clean = sub.add_parser("clean", help="remove containers and volumes")
     clean.add_argument("--yes", action="store_true", help="do not ask")
@@ -148,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     restart.add_argument("services", nargs="+")
     restart.set_defaults(func=cmd_restart)
+    sub.add_parser("versions", help="running and kept versions of the lab's own services").set_defaults(
+        func=cmd_versions
+    )
     sub.add_parser(
         "bench",
         help="measure a running lab (BENCH_PROJECT, BENCH_ENV_FILE, BENCH_REQUESTS, BENCH_JOBS, BENCH_NOISE_SECONDS)",

@@ -39,10 +39,18 @@ class Component:
     compose_build: bool = False
     # How long `make up` waits for its containers to become healthy (a first Jenkins boot is slow).
     start_timeout: float = 300
+    # One of the lab's own services: its images are tagged with the git version of its folder
+    # and carry it (APP_VERSION, APP_COMMIT), and the last few are kept for a rollback.
+    versioned: bool = False
 
     @property
     def offline_tag(self) -> str:
         return f"infralab/{self.name}:offline"
+
+    @property
+    def env_prefix(self) -> str:
+        """CORE_SERVER for core-server: its image, version and commit variables in .lab/images.env."""
+        return self.image_var.removesuffix("_IMAGE")
 
     @property
     def dockerfile(self) -> Path:
@@ -68,6 +76,7 @@ def _service(
         host_build=HostBuild(
             command, root, root / artifact, tuple(root / s for s in sources), env or {}, tuple(root / e for e in extras)
         ),
+        versioned=True,
     )
 
 

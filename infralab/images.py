@@ -16,6 +16,7 @@ from pathlib import Path
 
 from infralab.components import BASE_IMAGE, COMPONENTS, OFFLINE_DIR, Component, HostBuild
 from infralab.paths import COMPONENTS_STATE, IMAGES_ENV_FILE, WORK_DIR
+from infralab.versions import BuildVersion, prune, source_version
 
 Log = Callable[[str], None]
 
@@ -39,6 +40,8 @@ class Resolution:
     image: str | None
     source: Source
     reason: str = ""
+    version: str = ""  # the lab's own services: the image's version and commit (versions.py)
+    commit: str = ""
 
 
 class ImageError(RuntimeError):
@@ -96,6 +99,10 @@ class ImagePlan:
 
     def env(self) -> dict[str, str]:
         values = {c.image_var: r.image for c in COMPONENTS if (r := self.by_component()[c.name]).image}
+        for c in COMPONENTS:
+            if (r := self.by_component()[c.name]).version:
+                # Build arguments of the online path's Dockerfiles (docker-compose.yml).
+                values[f"{c.env_prefix}_VERSION"], values[f"{c.env_prefix}_COMMIT"] = r.version, r.commit
         values["COMPOSE_PROFILES"] = ",".join(self.profiles)
         return values
 
@@ -111,7 +118,19 @@ class ImagePlan:
         if not COMPONENTS_STATE.exists():
             raise FileNotFoundError(f"{COMPONENTS_STATE} is missing: run `make up` first")
         raw = json.loads(COMPONENTS_STATE.read_text())
-        return cls(tuple(Resolution(r["component"], r["image"], Source(r["source"]), r["reason"]) for r in raw))
+        return cls(
+            tuple(
+                Resolution(
+                    r["component"],
+                    r["image"],
+                    Source(r["source"]),
+                    r["reason"],
+                    r.get("version", ""),
+                    r.get("commit", ""),
+                )
+                for r in raw
+            )
+        )
 
 
 def _docker(*args: str, log_file: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
@@ -207,12 +226,12 @@ class ImageBuilder:
             raise ImageError(f"{component.name}: host build failed (log {log_file}):\n{_log_tail(log_file)}")
         return build.artifact
 
-    def offline(self, component: Component) -> str:
+    def offline(self, component: Component, version: BuildVersion | None = None) -> str:
         self.base()
-        return self.offline_image(component)
+        return self.offline_image(component, version)
 
-    def offline_image(self, component: Component) -> str:
-        """The component's image on the (already built) base."""
+    def offline_image(self, component: Component, version: BuildVersion | None = None) -> str:
+        """The component's image on the (already built) base; a versioned one is tagged with its version."""
         if component.host_build:
             artifact = self.host_artifact(component)
             context = WORK_DIR / "build" / component.name
@@ -223,20 +242,23 @@ class ImageBuilder:
         else:
             context = component.context or component.dockerfile.parent
         log_file = self.logs_dir / f"build-{component.name}.log"
+        tag = f"infralab/{component.name}:{version.version}" if version else component.offline_tag
+        args = {"BASE_IMAGE": BASE_IMAGE, **(version.build_args if version else {})}
         result = _docker(
             "build",
-            "--build-arg",
-            f"BASE_IMAGE={BASE_IMAGE}",
+            *(f"--build-arg={k}={v}" for k, v in args.items()),
             "-f",
             str(component.dockerfile),
             "-t",
-            component.offline_tag,
+            tag,
             str(context),
             log_file=log_file,
         )
         if result.returncode != 0:
             raise ImageError(f"{component.name}: offline image failed (log {log_file}):\n{_log_tail(log_file)}")
-        return component.offline_tag
+        if version:
+            prune(f"infralab/{component.name}")
+        return tag
 
 
 def resolve_images(mode: ImageMode, optional: set[str], log: Log, *, jobs: int = 3) -> ImagePlan:
@@ -264,18 +286,23 @@ def resolve_images(mode: ImageMode, optional: set[str], log: Log, *, jobs: int =
                 return Resolution(component.name, component.official, Source.OFFICIAL, reason)
             if mode is ImageMode.OFFICIAL or not component.offline:
                 return Resolution(component.name, None, Source.LEFT_OUT, f"pull failed: {reason}")
+        version = source_version(component.host_build.cwd) if component.versioned and component.host_build else None
+        tagged = {"version": version.version, "commit": version.commit} if version else {}
         if registry_ok and component.official is None:
             return Resolution(
                 component.name,
-                f"infralab/{component.name}:latest",
+                f"infralab/{component.name}:{version.version if version else 'latest'}",
                 Source.BUILT,
                 "built by compose from its Dockerfile",
+                **tagged,
             )
         if mode is ImageMode.OFFICIAL or not component.offline:
             why = component.why_no_offline or "no offline build"
             where = "offline mode" if mode is ImageMode.OFFLINE else "no registry reachable"
             return Resolution(component.name, None, Source.LEFT_OUT, f"{where}; {why}")
-        return Resolution(component.name, builder.offline(component), Source.OFFLINE, "built offline")
+        return Resolution(
+            component.name, builder.offline(component, version), Source.OFFLINE, "built offline", **tagged
+        )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         resolutions = tuple(pool.map(resolve, COMPONENTS))

@@ -10,6 +10,7 @@ from pathlib import Path
 from python_on_whales import Container, DockerClient, docker
 from python_on_whales.exceptions import DockerException
 
+from infralab import versions
 from infralab.components import ALL_PROFILES, COMPONENTS
 from infralab.envfile import read_env
 from infralab.images import ImageError, ImagePlan, Source
@@ -238,6 +239,9 @@ def up(plan: ImagePlan, log: Log, *, project: str = PROJECT, timeout: float = 30
         client, steps.required, steps.optional, log, builds=steps.builds, timeouts=steps.timeouts, timeout=timeout
     )
     reload_configs(client, log)
+    for c in COMPONENTS:
+        if c.versioned and plan.by_component()[c.name].source is Source.BUILT:
+            versions.prune(f"infralab/{c.name}")  # Compose built it; the offline path prunes itself
     return plan.without(left_out)
 
 

@@ -19,8 +19,12 @@ def sentry(ops_http: httpx.Client) -> SentrySink:
     return SentrySink(ops_http)
 
 
+def _release(lab: Lab, component: str) -> str:
+    return f"{component}@{lab.plan.by_component()[component].version}"
+
+
 def test_a_core_server_5xx_becomes_a_sentry_event_with_its_request_id(
-    lab_http: httpx.Client, faults: Faults, sentry: SentrySink
+    lab: Lab, lab_http: httpx.Client, faults: Faults, sentry: SentrySink
 ) -> None:
     since = sentry.cursor()
     fault = faults.inject("chaos.errors", "core-1", ttl=60, percent=100, status=500)
@@ -43,6 +47,7 @@ def test_a_core_server_5xx_becomes_a_sentry_event_with_its_request_id(
     ).value
     assert event.project == "1"
     assert event.tags["service"] == "core-server"
+    assert event.release == _release(lab, "core-server")  # which build failed, not only which service
     assert "ChaosInjectedException" in event.exception_types
 
 
@@ -79,5 +84,6 @@ def test_a_worker_5xx_is_reported_and_its_4xx_is_not(lab: Lab, faults: Faults, s
         what="the worker's Sentry event",
     ).value
     assert (event.project, event.tags["service"]) == ("2", "worker-server")
+    assert event.release == _release(lab, "worker-server")
     # One process, one transport queue: the 404 came first and would have arrived before the 503.
     assert not [e for e in sentry.events(since) if e.tags.get("request_id") == "smoke-worker-404"]

@@ -28,7 +28,13 @@ def test_api_health_through_nginx_carries_the_request_id(lab: Lab, lab_http: htt
     request_id = f"smoke-{uuid.uuid4().hex}"
     response = lab_http.get("/api/health", headers={"X-Request-ID": request_id})
     assert response.status_code == 200
-    assert response.json() == {"status": "UP", "service": "core-server"}
+    built = lab.plan.by_component()["core-server"]
+    assert response.json() == {
+        "status": "UP",
+        "service": "core-server",
+        "version": built.version,
+        "commit": built.commit,
+    }
     assert response.headers["x-request-id"] == request_id
     # The same id in nginx's JSON access log and in core-server's own log line.
     wait_until(lambda: request_id in lab.logs("nginx"), timeout=10, what="nginx access line")

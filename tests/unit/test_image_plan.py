@@ -53,7 +53,9 @@ def test_a_failed_official_pull_with_a_reachable_registry_builds_the_base_first(
     steps: list[str] = []
     monkeypatch.setattr(images, "try_pull", lambda image: (not image.startswith("ghcr.io/"), "pull result"))
     monkeypatch.setattr(images.ImageBuilder, "_base_script", lambda self: steps.append("base"))
-    monkeypatch.setattr(images.ImageBuilder, "offline_image", lambda self, c: steps.append(c.name) or c.offline_tag)
+    monkeypatch.setattr(
+        images.ImageBuilder, "offline_image", lambda self, c, version=None: steps.append(c.name) or c.offline_tag
+    )
     plan = images.resolve_images(images.ImageMode.AUTO, set(), lambda _: None)
     fallen_back = {r.component for r in plan.resolutions if r.source is Source.OFFLINE}
     assert fallen_back == {"toxiproxy", "cadvisor"}

@@ -14,7 +14,12 @@ use worker_server::testing::{CoreStub, ExtApiStub, Toxiproxy, Worker, config, jo
 
 #[actix_web::main]
 async fn main() {
-    worker_server::telemetry::logging::init(tracing::level_filters::LevelFilter::ERROR, false);
+    // The in-process worker below is a developer build (no APP_VERSION in `config`).
+    worker_server::telemetry::logging::init(
+        tracing::level_filters::LevelFilter::ERROR,
+        worker_server::config::DEV_VERSION,
+        false,
+    );
     let jobs: usize = std::env::args()
         .nth(1)
         .and_then(|n| n.parse().ok())

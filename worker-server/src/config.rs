@@ -28,6 +28,59 @@ pub struct Config {
     pub chaos_disk_path: PathBuf,
     /// Error reporting to Sentry (off without a DSN).
     pub sentry: SentryConfig,
+    /// Which build this is (`APP_VERSION`, `APP_COMMIT`, baked into the image).
+    pub build: BuildInfo,
+}
+
+/// The running build as the image declares it. Free text from the build: never
+/// rejected, only ever passed through serializers (JSON, exposition format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildInfo {
+    /// `APP_VERSION`, e.g. `6492e4b1c0de` or `6492e4b1c0de-dirty`; `dev` when unset.
+    pub version: String,
+    /// `APP_COMMIT`, the full git commit; `unknown` when unset.
+    pub commit: String,
+}
+
+pub const DEV_VERSION: &str = "dev";
+pub const UNKNOWN_COMMIT: &str = "unknown";
+
+/// A developer build: neither variable set.
+impl Default for BuildInfo {
+    fn default() -> Self {
+        Self {
+            version: DEV_VERSION.to_owned(),
+            commit: UNKNOWN_COMMIT.to_owned(),
+        }
+    }
+}
+
+impl BuildInfo {
+    pub fn from_env() -> Self {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Never fails, so the binary knows its version even when the rest of the
+    /// configuration is invalid (the error line carries it too).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        // Empty or blank counts as unset, like every other variable.
+        let get = |name: &str, default: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            version: get("APP_VERSION", DEV_VERSION),
+            commit: get("APP_COMMIT", UNKNOWN_COMMIT),
+        }
+    }
+
+    /// Sentry's `release`: `worker-server@<version>` (also `worker-server@dev`,
+    /// so developer builds stay apart from image builds).
+    pub fn release(&self) -> String {
+        format!("{}@{}", crate::SERVICE_NAME, self.version)
+    }
 }
 
 /// `SENTRY_DSN` and `SENTRY_ENVIRONMENT`.
@@ -133,6 +186,7 @@ impl Config {
     /// Parses configuration from any lookup function, so tests need not touch the
     /// process environment (which is shared between parallel tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let build = BuildInfo::from_lookup(&lookup);
         // An empty value counts as unset: compose files often pass `VAR=` through.
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
@@ -215,6 +269,7 @@ impl Config {
             shutdown_grace,
             chaos_disk_path,
             sentry,
+            build,
         })
     }
 }
@@ -296,6 +351,45 @@ mod tests {
         assert_eq!(c.shutdown_grace, Duration::from_secs(12));
         assert_eq!(c.sentry.dsn, None);
         assert_eq!(c.sentry.environment, "lab");
+        assert_eq!(c.build, BuildInfo::default());
+    }
+
+    #[test]
+    fn build_identity_is_free_text_with_developer_defaults() {
+        let commit = "6492e4b1c0de8f3a9d2b7c4e5f60718293a4b5c6";
+        let cases = [
+            (vec![], "dev", "unknown"),
+            (
+                vec![("APP_VERSION", ""), ("APP_COMMIT", " ")],
+                "dev",
+                "unknown",
+            ),
+            (
+                vec![("APP_VERSION", "6492e4b1c0de"), ("APP_COMMIT", commit)],
+                "6492e4b1c0de",
+                commit,
+            ),
+            (
+                vec![("APP_VERSION", " 6492e4b1c0de-dirty\n")],
+                "6492e4b1c0de-dirty",
+                "unknown",
+            ),
+            // Anything else is kept as it is, not rejected.
+            (
+                vec![("APP_VERSION", "v\"1\",\\x\n}"), ("APP_COMMIT", "ünïcode")],
+                "v\"1\",\\x\n}",
+                "ünïcode",
+            ),
+        ];
+        for (vars, version, commit) in &cases {
+            let build = config(vars).expect("never a configuration error").build;
+            assert_eq!(
+                (build.version.as_str(), build.commit.as_str()),
+                (*version, *commit),
+                "{vars:?}"
+            );
+            assert_eq!(build.release(), format!("worker-server@{version}"));
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use actix_web::http::StatusCode;
 use serde_json::json;
 
 use crate::SERVICE_NAME;
+use crate::config::BuildInfo;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -22,22 +23,18 @@ pub enum Lifecycle {
     Draining = 2,
 }
 
-/// Shared, cheaply clonable lifecycle flag.
+/// Shared, cheaply clonable lifecycle flag, and the build it reports.
 #[derive(Debug, Clone)]
 pub struct Health {
     state: Arc<AtomicU8>,
-}
-
-impl Default for Health {
-    fn default() -> Self {
-        Self::new()
-    }
+    build: Arc<BuildInfo>,
 }
 
 impl Health {
-    pub fn new() -> Self {
+    pub fn new(build: BuildInfo) -> Self {
         Self {
             state: Arc::new(AtomicU8::new(Lifecycle::Starting as u8)),
+            build: Arc::new(build),
         }
     }
 
@@ -64,17 +61,29 @@ impl Health {
             .store(Lifecycle::Draining as u8, Ordering::Release);
     }
 
-    /// The health response shared by both ports: 200 UP or 503 DOWN with a reason.
+    /// The health response shared by both ports: 200 UP or 503 DOWN with a
+    /// reason. Both name the build, so a rollout can tell which one is draining.
     pub fn response(&self) -> HttpResponse {
+        let (version, commit) = (&self.build.version, &self.build.commit);
         let reason = match self.lifecycle() {
             Lifecycle::Up => {
-                return HttpResponse::Ok().json(json!({"status": "UP", "service": SERVICE_NAME}));
+                return HttpResponse::Ok().json(json!({
+                    "status": "UP",
+                    "service": SERVICE_NAME,
+                    "version": version,
+                    "commit": commit,
+                }));
             }
             Lifecycle::Starting => "starting",
             Lifecycle::Draining => "shutting down",
         };
-        HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
-            .json(json!({"status": "DOWN", "service": SERVICE_NAME, "reason": reason}))
+        HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE).json(json!({
+            "status": "DOWN",
+            "service": SERVICE_NAME,
+            "version": version,
+            "commit": commit,
+            "reason": reason,
+        }))
     }
 }
 
@@ -84,7 +93,7 @@ mod tests {
 
     #[test]
     fn lifecycle_moves_forward_only() {
-        let h = Health::new();
+        let h = Health::new(BuildInfo::default());
         assert_eq!(h.lifecycle(), Lifecycle::Starting);
         h.set_up();
         assert_eq!(h.lifecycle(), Lifecycle::Up);

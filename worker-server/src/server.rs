@@ -14,7 +14,7 @@ use thiserror::Error;
 use tracing::level_filters::LevelFilter;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
+use crate::config::{BuildInfo, Config};
 use crate::health::Health;
 use crate::port::State;
 use crate::telemetry::metrics::Metrics;
@@ -45,9 +45,15 @@ pub enum ServerError {
 /// runtime failure, 2 on invalid configuration.
 pub fn main() -> ExitCode {
     let config = Config::from_env();
-    // Logging comes first so that even a configuration error is a JSON line.
+    // Logging comes first so that even a configuration error is a JSON line,
+    // and one with the build's version (which is never invalid).
+    let version = config.as_ref().map_or_else(
+        |_| BuildInfo::from_env().version,
+        |c| c.build.version.clone(),
+    );
     logging::init(
         config.as_ref().map_or(LevelFilter::INFO, |c| c.log_level),
+        &version,
         config.as_ref().is_ok_and(|c| c.sentry.dsn.is_some()),
     );
     let config = match config {
@@ -58,7 +64,7 @@ pub fn main() -> ExitCode {
         }
     };
     // Before any other thread starts, so that all of them see the client.
-    let sentry = error_tracking::init(&config.sentry);
+    let sentry = error_tracking::init(&config.sentry, &config.build);
     let code = match rt::System::new().block_on(run(config)) {
         Ok(()) => {
             info!("shutdown complete");
@@ -79,8 +85,8 @@ pub fn main() -> ExitCode {
 pub async fn run(config: Config) -> Result<(), ServerError> {
     // Installed before listening, so a SIGTERM during startup is not lost.
     let mut signals = ShutdownSignals::install().map_err(ServerError::Signals)?;
-    let health = Health::new();
-    let metrics = Data::new(Metrics::new(SERVICE_NAME)?);
+    let health = Health::new(config.build.clone());
+    let metrics = Data::new(Metrics::new(SERVICE_NAME, &config.build)?);
     let state = State::new(&config, health.clone(), metrics.clone())
         .map_err(|e| ServerError::HttpClient(e.to_string()))?;
     let jobs = state.jobs_arc();
@@ -126,7 +132,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     // worker threads only put jobs into the queue.
     let pool = jobs.start();
     health.set_up();
+    // `version` is on every line already (and a reserved field name there).
     info!(
+        commit = %config.build.commit,
         app_port = config.app_port,
         ops_port = config.ops_port,
         http_workers = config.http_workers.get(),

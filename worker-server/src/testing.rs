@@ -166,8 +166,8 @@ pub struct Worker {
 
 impl Worker {
     pub async fn start(config: Config) -> Self {
-        let health = Health::new();
-        let metrics = Data::new(Metrics::new(SERVICE_NAME).expect("metrics"));
+        let health = Health::new(config.build.clone());
+        let metrics = Data::new(Metrics::new(SERVICE_NAME, &config.build).expect("metrics"));
         let state = State::new(&config, health.clone(), metrics).expect("HTTP clients build");
         let (app_addr, app_handle) = serve!({
             let state = state.clone();

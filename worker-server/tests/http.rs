@@ -10,20 +10,21 @@ use actix_web::web::Data;
 use actix_web::{App, test};
 use serde_json::{Value, json};
 
+use worker_server::config::BuildInfo;
 use worker_server::health::Health;
 use worker_server::port::State;
 use worker_server::telemetry::metrics::Metrics;
-use worker_server::testing::sample;
+use worker_server::testing::{config, sample};
 use worker_server::{SERVICE_NAME, app, ops};
 
 fn up() -> Health {
-    let health = Health::new();
+    let health = Health::new(BuildInfo::default());
     health.set_up();
     health
 }
 
 fn metrics() -> Data<Metrics> {
-    Data::new(Metrics::new(SERVICE_NAME).unwrap())
+    Data::new(Metrics::new(SERVICE_NAME, &BuildInfo::default()).unwrap())
 }
 
 fn header(res: &ServiceResponse<impl MessageBody>, name: &str) -> String {
@@ -69,13 +70,98 @@ async fn assert_up(res: ServiceResponse<impl MessageBody>) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(content_type(&res), "application/json");
     let body: Value = test::read_body_json(res).await;
-    assert_eq!(body, json!({"status": "UP", "service": "worker-server"}));
+    assert_eq!(
+        body,
+        json!({"status": "UP", "service": "worker-server", "version": "dev", "commit": "unknown"})
+    );
+}
+
+/// `APP_VERSION`/`APP_COMMIT`, read by the configuration, reach the health body
+/// of both ports (UP and DOWN) and `build_info` on the ops port's `/metrics`;
+/// unset or blank they are a developer build's `dev`/`unknown`.
+#[actix_web::test]
+async fn health_and_build_info_report_the_configured_build() {
+    common::logs();
+    let commit = "6492e4b1c0de8f3a9d2b7c4e5f60718293a4b5c6";
+    let cases = [
+        (
+            vec![("APP_VERSION", "6492e4b1c0de"), ("APP_COMMIT", commit)],
+            "6492e4b1c0de",
+            commit,
+        ),
+        (
+            vec![
+                ("APP_VERSION", "6492e4b1c0de-dirty"),
+                ("APP_COMMIT", commit),
+            ],
+            "6492e4b1c0de-dirty",
+            commit,
+        ),
+        (vec![], "dev", "unknown"),
+        (
+            vec![("APP_VERSION", ""), ("APP_COMMIT", "  ")],
+            "dev",
+            "unknown",
+        ),
+        // Free text is passed through, never spliced into the JSON.
+        (
+            vec![("APP_VERSION", r#"v"1",}"#), ("APP_COMMIT", "a\\b\nc")],
+            r#"v"1",}"#,
+            "a\\b\nc",
+        ),
+    ];
+    for (vars, version, commit) in &cases {
+        let build = config(vars).build;
+        let health = Health::new(build.clone());
+        let metrics = Data::new(Metrics::new(SERVICE_NAME, &build).unwrap());
+        let app = app::PORT.build(State::basic(health.clone(), metrics.clone()));
+        let ops = ops::PORT.build(State::basic(health.clone(), metrics));
+        let (app_svc, ops_svc) = (test::init_service(app).await, test::init_service(ops).await);
+
+        health.set_up();
+        for svc in [&app_svc, &ops_svc] {
+            let res = get!(svc, "/health");
+            assert_eq!(res.status(), StatusCode::OK);
+            let body: Value = test::read_body_json(res).await;
+            assert_eq!(
+                body,
+                json!({"status": "UP", "service": SERVICE_NAME, "version": version, "commit": commit}),
+                "{vars:?}"
+            );
+        }
+        health.set_draining();
+        let body: Value = test::read_body_json(get!(&ops_svc, "/health")).await;
+        assert_eq!(
+            (&body["status"], &body["version"], &body["commit"]),
+            (&json!("DOWN"), &json!(version), &json!(commit)),
+            "{vars:?}"
+        );
+
+        let text =
+            String::from_utf8(test::read_body(get!(&ops_svc, "/metrics")).await.to_vec()).unwrap();
+        let info: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("build_info"))
+            .collect();
+        assert_eq!(info.len(), 1, "{text}");
+        if !version.contains('"') {
+            // Exactly these labels: the build, plus the registry's `service` once.
+            let labels = [
+                ("commit", *commit),
+                ("version", *version),
+                ("service", SERVICE_NAME),
+            ];
+            assert_eq!(sample(&text, "build_info", &labels), Some(1.0), "{text}");
+            let label_count = info[0].matches("=\"").count();
+            assert_eq!(label_count, 3, "{}", info[0]);
+        }
+    }
 }
 
 #[actix_web::test]
 async fn health_reports_down_while_starting_and_draining() {
     common::logs();
-    let health = Health::new();
+    let health = Health::new(BuildInfo::default());
     let svc = test::init_service(ops::PORT.build(State::basic(health.clone(), metrics()))).await;
 
     let res = get!(&svc, "/health");

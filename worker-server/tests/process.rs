@@ -46,9 +46,9 @@ struct Proc {
 }
 
 impl Proc {
-    /// Starts the binary with one HTTP worker, error tracking off and the
-    /// default Sentry environment (whatever the caller's environment holds),
-    /// then `env` on top.
+    /// Starts the binary with one HTTP worker, error tracking off, the
+    /// default Sentry environment and a developer build (no APP_VERSION,
+    /// APP_COMMIT), whatever the caller's environment holds, then `env` on top.
     fn spawn(env: &[(&str, &str)]) -> Self {
         let (app_port, ops_port) = (free_port(), free_port());
         let child = Command::new(BIN)
@@ -57,6 +57,8 @@ impl Proc {
             .env("HTTP_WORKERS", "1")
             .env("SENTRY_DSN", "")
             .env_remove("SENTRY_ENVIRONMENT")
+            .env_remove("APP_VERSION")
+            .env_remove("APP_COMMIT")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
@@ -121,9 +123,21 @@ impl Drop for Proc {
     }
 }
 
+const COMMIT: &str = "6492e4b1c0de8f3a9d2b7c4e5f60718293a4b5c6";
+
+/// The JSON body of a raw HTTP/1.1 response (`Connection: close`, not chunked).
+fn json_body(raw: &str) -> Value {
+    let (_, body) = raw.split_once("\r\n\r\n").expect("headers end");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"))
+}
+
 #[test]
 fn serves_both_ports_and_exits_zero_on_sigterm() {
-    let mut proc = Proc::spawn(&[("LOG_LEVEL", "info")]);
+    let mut proc = Proc::spawn(&[
+        ("LOG_LEVEL", "info"),
+        ("APP_VERSION", "6492e4b1c0de-dirty"),
+        ("APP_COMMIT", COMMIT),
+    ]);
     proc.wait_healthy();
     let (app_port, ops_port) = (proc.app_port, proc.ops_port);
     let (status, raw) = get(app_port, "/health", "proc-test-1").unwrap();
@@ -133,9 +147,18 @@ fn serves_both_ports_and_exits_zero_on_sigterm() {
             .contains("x-request-id: proc-test-1"),
         "{raw}"
     );
+    let build = serde_json::json!({"status": "UP", "service": "worker-server",
+        "version": "6492e4b1c0de-dirty", "commit": COMMIT});
+    assert_eq!(json_body(&raw), build);
+    let (_, raw) = get(ops_port, "/health", "probe").unwrap();
+    assert_eq!(json_body(&raw), build);
     let (status, raw) = get(ops_port, "/metrics", "scrape").unwrap();
     assert_eq!(status, 200);
     assert!(raw.contains(r#"route="/health""#), "{raw}");
+    let info = format!(
+        r#"build_info{{commit="{COMMIT}",version="6492e4b1c0de-dirty",service="worker-server"}} 1"#
+    );
+    assert!(raw.lines().any(|l| l == info), "{raw}");
 
     proc.sigterm();
     let (exit, took) = proc.wait_exit(Duration::from_secs(12));
@@ -149,9 +172,15 @@ fn serves_both_ports_and_exits_zero_on_sigterm() {
             assert!(line.contains_key(key), "{key} missing in {line:?}");
         }
         assert_eq!(line["service"], "worker-server");
+        assert_eq!(line["version"], "6492e4b1c0de-dirty", "{line:?}");
     }
     let msgs: Vec<&str> = lines.iter().filter_map(|l| l["msg"].as_str()).collect();
-    assert!(msgs.contains(&"worker-server started"), "{msgs:?}");
+    let started = lines
+        .iter()
+        .find(|l| l["msg"] == "worker-server started")
+        .unwrap_or_else(|| panic!("no started line in {msgs:?}"));
+    assert_eq!(started["level"], "info");
+    assert_eq!(started["commit"], COMMIT);
     let access = lines
         .iter()
         .find(|l| l["msg"] == "request completed")
@@ -166,16 +195,22 @@ fn serves_both_ports_and_exits_zero_on_sigterm() {
     assert_eq!(msgs.last(), Some(&"shutdown complete"));
 }
 
+/// Even the configuration error names the build (APP_VERSION cannot be invalid).
 #[test]
 fn invalid_configuration_exits_2_with_a_json_error_line() {
-    let mut proc = Proc::spawn(&[("OPS_PORT", "not-a-port")]);
-    let (exit, _) = proc.wait_exit(Duration::from_secs(5));
-    assert_eq!(exit.code(), Some(2));
-    let lines = proc.stdout_lines();
-    assert_eq!(lines.len(), 1, "{lines:?}");
-    assert_eq!(lines[0]["level"], "error");
-    assert_eq!(lines[0]["msg"], "invalid configuration");
-    assert!(lines[0]["error"].as_str().unwrap().contains("OPS_PORT"));
+    for (build, version) in [(None, "dev"), (Some("6492e4b1c0de"), "6492e4b1c0de")] {
+        let mut env = vec![("OPS_PORT", "not-a-port")];
+        env.extend(build.map(|v| ("APP_VERSION", v)));
+        let mut proc = Proc::spawn(&env);
+        let (exit, _) = proc.wait_exit(Duration::from_secs(5));
+        assert_eq!(exit.code(), Some(2));
+        let lines = proc.stdout_lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert_eq!(lines[0]["level"], "error");
+        assert_eq!(lines[0]["msg"], "invalid configuration");
+        assert_eq!(lines[0]["version"], version);
+        assert!(lines[0]["error"].as_str().unwrap().contains("OPS_PORT"));
+    }
 }
 
 /// SIGTERM with jobs queued and running: intake stops at once (health DOWN, a
@@ -258,7 +293,8 @@ async fn sigterm_loses_no_job() {
 
 /// The real binary with `SENTRY_DSN`: a 5xx (chaos `errors`) right before
 /// SIGTERM still reaches the receiver (flushed on shutdown), with the tags,
-/// the default environment, the release and log lines as breadcrumbs.
+/// the default environment, a developer build's release and log lines as
+/// breadcrumbs.
 #[actix_web::test]
 async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
     use worker_server::testing::SentryReceiver;
@@ -287,8 +323,19 @@ async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
     assert!(
         lines
             .iter()
-            .any(|l| l["msg"] == "error tracking enabled (Sentry)" && l["environment"] == "lab"),
+            .any(|l| l["msg"] == "error tracking enabled (Sentry)"
+                && l["environment"] == "lab"
+                && l["release"] == "worker-server@dev"),
         "{lines:?}"
+    );
+    // No APP_VERSION/APP_COMMIT: a developer build.
+    let started = lines
+        .iter()
+        .find(|l| l["msg"] == "worker-server started")
+        .expect("started line");
+    assert_eq!(
+        (&started["version"], &started["commit"]),
+        (&Value::from("dev"), &Value::from("unknown"))
     );
 
     let events = sink.events();
@@ -304,10 +351,7 @@ async fn sentry_event_from_the_binary_is_flushed_on_sigterm() {
     );
     assert_eq!(event["tags"]["service"], "worker-server");
     assert_eq!(event["environment"], "lab");
-    assert_eq!(
-        event["release"],
-        concat!("worker-server@", env!("CARGO_PKG_VERSION"))
-    );
+    assert_eq!(event["release"], "worker-server@dev");
     let crumbs = event["breadcrumbs"]["values"]
         .as_array()
         .expect("breadcrumbs");

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use worker_server::SERVICE_NAME;
-use worker_server::telemetry::error_tracking::{self, RELEASE};
+use worker_server::telemetry::error_tracking;
 use worker_server::testing::{
     CoreStub, ExtApiStub, SentryReceiver, Worker, config, job_id, job_with_payload,
 };
@@ -32,8 +32,11 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
         ("SENTRY_ENVIRONMENT", "test"),
         ("EXT_API_URL", &ext.url()),
         ("EXT_MAX_ATTEMPTS", "1"),
+        ("APP_VERSION", "6492e4b1c0de-dirty"),
+        ("APP_COMMIT", "6492e4b1c0de8f3a9d2b7c4e5f60718293a4b5c6"),
     ]);
-    let guard = error_tracking::init(&config.sentry).expect("a DSN enables reporting");
+    let guard =
+        error_tracking::init(&config.sentry, &config.build).expect("a DSN enables reporting");
     assert!(error_tracking::enabled());
     let worker = Worker::start(config).await;
 
@@ -119,7 +122,8 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
     );
     assert_eq!(event["tags"]["service"], SERVICE_NAME);
     assert_eq!(event["environment"], "test");
-    assert_eq!(event["release"], RELEASE);
+    // The release comes from APP_VERSION (through the configuration), nothing else.
+    assert_eq!(event["release"], "worker-server@6492e4b1c0de-dirty");
     assert_eq!(event["request"]["method"], "GET", "{event:#}");
     // Everything queued is sent on flush: exactly these three events, for project 2.
     assert!(guard.flush(Some(Duration::from_secs(2))));
@@ -130,4 +134,11 @@ async fn server_errors_reach_sentry_and_client_errors_and_job_failures_do_not() 
         .collect();
     assert_eq!(events.len(), 3, "{summary:?}");
     assert!(events.iter().all(|(project, _)| project == "2"));
+    // Panics and messages too: the release is a client option, not per capture.
+    assert!(
+        events
+            .iter()
+            .all(|(_, e)| e["release"] == "worker-server@6492e4b1c0de-dirty"),
+        "{events:?}"
+    );
 }

@@ -14,7 +14,7 @@ async fn an_empty_dsn_sends_nothing_and_the_service_works() {
     let sink = SentryReceiver::start();
     let config = config(&[("SENTRY_DSN", ""), ("SENTRY_ENVIRONMENT", "test")]);
     assert_eq!(config.sentry.dsn, None);
-    assert!(error_tracking::init(&config.sentry).is_none());
+    assert!(error_tracking::init(&config.sentry, &config.build).is_none());
     assert!(!error_tracking::enabled());
     let worker = Worker::start(config).await;
 

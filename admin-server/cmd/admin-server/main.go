@@ -15,9 +15,6 @@ import (
 	"github.com/infra-lab/admin-server/internal/server"
 )
 
-// version is stamped at build time: -ldflags "-X main.version=1.2.3".
-var version = "dev"
-
 func main() {
 	os.Exit(run())
 }
@@ -25,26 +22,24 @@ func main() {
 func run() int {
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
-		// The level is unknown until the config loads; a refusal is always worth an error line.
-		logger := slog.New(logging.NewHandler(os.Stdout, slog.LevelInfo, config.ServiceName))
-		logger.Error("invalid configuration, refusing to start", slog.String("error", err.Error()))
+		// The level is unknown until the config loads; a refusal is always worth an error
+		// line, and it names the build like every other line.
+		build := config.LoadBuild(os.Getenv)
+		logger := slog.New(logging.NewHandler(os.Stdout, slog.LevelInfo, config.ServiceName, build.Version))
+		logger.Error("invalid configuration, refusing to start", slog.String("error", err.Error()),
+			slog.String("commit", build.Commit))
 		return 1
 	}
-	logger := slog.New(logging.NewHandler(os.Stdout, cfg.LogLevel, config.ServiceName))
+	logger := slog.New(logging.NewHandler(os.Stdout, cfg.LogLevel, config.ServiceName, cfg.Build.Version))
 	slog.SetDefault(logger)
 
 	// Error reporting (Sentry): off without SENTRY_DSN; a bad DSN is logged, not fatal.
-	release := ""
-	if version != "" && version != "dev" {
-		release = config.ServiceName + "@" + version
-	}
-	if on, err := errtrack.Init(errtrack.Options{
-		DSN: cfg.SentryDSN, Environment: cfg.SentryEnvironment, Release: release, Service: config.ServiceName,
-	}); err != nil {
+	sentryOpts := errtrack.OptionsFrom(cfg)
+	if on, err := errtrack.Init(sentryOpts); err != nil {
 		logger.Error("error reporting disabled: invalid Sentry DSN", slog.String("error", err.Error()))
 	} else if on {
-		logger.Info("error reporting to Sentry enabled", slog.String("environment", cfg.SentryEnvironment),
-			slog.String("release", release))
+		logger.Info("error reporting to Sentry enabled", slog.String("environment", sentryOpts.Environment),
+			slog.String("release", sentryOpts.Release))
 	}
 	// Runs after the servers drained and faults.Close reported what it could not revert.
 	defer func() {
@@ -56,7 +51,7 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	srv := server.New(server.Options{Config: cfg, Logger: logger, Version: version})
+	srv := server.New(server.Options{Config: cfg, Logger: logger})
 	if err := srv.ListenAndServe(ctx); err != nil {
 		logger.Error("admin-server stopped with an error", slog.String("error", err.Error()))
 		return 1

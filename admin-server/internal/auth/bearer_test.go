@@ -43,7 +43,7 @@ func TestMiddleware(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := countingRecorder{}
 			var logs bytes.Buffer
-			logger := slog.New(logging.NewHandler(&logs, slog.LevelInfo, "admin-server"))
+			logger := slog.New(logging.NewHandler(&logs, slog.LevelInfo, "admin-server", "test"))
 			called := false
 			h := NewBearer(token, rec).Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				called = true

@@ -36,6 +36,42 @@ type Config struct {
 	SentryDSN string
 	// SentryEnvironment is SENTRY_ENVIRONMENT, default DefaultSentryEnvironment.
 	SentryEnvironment string
+	// Build names the running image (APP_VERSION, APP_COMMIT).
+	Build Build
+}
+
+// Build identifies the running image. The image build bakes APP_VERSION (git short
+// commit, "-dirty" when the folder had changes) and APP_COMMIT (the full commit) into
+// the environment; this is the only place the process learns them.
+type Build struct {
+	Version string // APP_VERSION, DevVersion when unset
+	Commit  string // APP_COMMIT, UnknownCommit when unset
+}
+
+const (
+	// DevVersion is the version of a build without APP_VERSION (a developer's build).
+	DevVersion = "dev"
+	// UnknownCommit is the commit of a build without APP_COMMIT.
+	UnknownCommit = "unknown"
+)
+
+// LoadBuild reads APP_VERSION and APP_COMMIT. It never fails, so even the refusal to
+// start can name the build: the values are free text from the build and are kept as
+// given, except surrounding whitespace (a CR from an .env file) and invalid UTF-8,
+// which the metric registry would reject at start and JSON would silently replace.
+func LoadBuild(getenv func(string) string) Build {
+	return Build{
+		Version: buildValue(getenv("APP_VERSION"), DevVersion),
+		Commit:  buildValue(getenv("APP_COMMIT"), UnknownCommit),
+	}
+}
+
+func buildValue(raw, def string) string {
+	v := strings.ToValidUTF8(strings.TrimSpace(raw), "\uFFFD")
+	if v == "" {
+		return def
+	}
+	return v
 }
 
 // DefaultSentryEnvironment is the Sentry environment when SENTRY_ENVIRONMENT is unset.
@@ -57,6 +93,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if cfg.SentryEnvironment == "" {
 		cfg.SentryEnvironment = DefaultSentryEnvironment
 	}
+	cfg.Build = LoadBuild(getenv)
 
 	errs := []error{appErr, opsErr, tokenErr, levelErr, labErr}
 	if appErr == nil && opsErr == nil && cfg.AppPort == cfg.OpsPort {

@@ -23,14 +23,17 @@ func TestLoad(t *testing.T) {
 		{
 			name: "defaults with token",
 			vars: map[string]string{"ADMIN_TOKEN": goodToken},
-			want: Config{AppPort: 8080, OpsPort: 8081, Token: goodToken, LogLevel: slog.LevelInfo, SentryEnvironment: "lab"},
+			want: Config{AppPort: 8080, OpsPort: 8081, Token: goodToken, LogLevel: slog.LevelInfo, SentryEnvironment: "lab",
+				Build: Build{Version: "dev", Commit: "unknown"}},
 		},
 		{
 			name: "all set",
 			vars: map[string]string{"ADMIN_TOKEN": goodToken + "xyz", "APP_PORT": "9000", "OPS_PORT": "9001", "LOG_LEVEL": "DEBUG",
-				"SENTRY_DSN": " http://admin@sentry-sink:8080/3 ", "SENTRY_ENVIRONMENT": "staging"},
+				"SENTRY_DSN": " http://admin@sentry-sink:8080/3 ", "SENTRY_ENVIRONMENT": "staging",
+				"APP_VERSION": "6492e4b1c0de-dirty", "APP_COMMIT": "6492e4b1c0de0123456789abcdef0123456789ab"},
 			want: Config{AppPort: 9000, OpsPort: 9001, Token: goodToken + "xyz", LogLevel: slog.LevelDebug,
-				SentryDSN: "http://admin@sentry-sink:8080/3", SentryEnvironment: "staging"},
+				SentryDSN: "http://admin@sentry-sink:8080/3", SentryEnvironment: "staging",
+				Build: Build{Version: "6492e4b1c0de-dirty", Commit: "6492e4b1c0de0123456789abcdef0123456789ab"}},
 		},
 		{name: "token missing", vars: map[string]string{}, wantErr: "ADMIN_TOKEN is required"},
 		{name: "token empty", vars: map[string]string{"ADMIN_TOKEN": ""}, wantErr: "ADMIN_TOKEN is required"},
@@ -57,6 +60,49 @@ func TestLoad(t *testing.T) {
 			got.Lab = Lab{} // lab settings have their own test
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Load() = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLoadBuild: the build's values are free text and never refused; only unset or
+// blank means a developer build, and invalid UTF-8 is made valid for the metric and JSON.
+func TestLoadBuild(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    Build
+		wantErr bool // the rest of the config is invalid: Load refuses, LoadBuild still answers
+	}{
+		{name: "unset", vars: map[string]string{}, want: Build{Version: "dev", Commit: "unknown"}},
+		{name: "empty", vars: map[string]string{"APP_VERSION": "", "APP_COMMIT": ""}, want: Build{Version: "dev", Commit: "unknown"}},
+		{name: "blank", vars: map[string]string{"APP_VERSION": " \r\n", "APP_COMMIT": "\t"}, want: Build{Version: "dev", Commit: "unknown"}},
+		{name: "image build", vars: map[string]string{"APP_VERSION": "6492e4b1c0de", "APP_COMMIT": "6492e4b1c0de0123456789abcdef0123456789ab"},
+			want: Build{Version: "6492e4b1c0de", Commit: "6492e4b1c0de0123456789abcdef0123456789ab"}},
+		{name: "dirty with a CR from an env file", vars: map[string]string{"APP_VERSION": "6492e4b1c0de-dirty\r"},
+			want: Build{Version: "6492e4b1c0de-dirty", Commit: "unknown"}},
+		{name: "free text kept", vars: map[string]string{"APP_VERSION": `v"1\2 {x}`, "APP_COMMIT": "a,b=c\nd"},
+			want: Build{Version: `v"1\2 {x}`, Commit: "a,b=c\nd"}},
+		{name: "invalid UTF-8 replaced", vars: map[string]string{"APP_VERSION": "v\xff1", "APP_COMMIT": "\xc3"},
+			want: Build{Version: "v\uFFFD1", Commit: "\uFFFD"}},
+		{name: "with an invalid config", vars: map[string]string{"APP_VERSION": "abc", "ADMIN_TOKEN": "short"},
+			want: Build{Version: "abc", Commit: "unknown"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := LoadBuild(env(tt.vars)); got != tt.want {
+				t.Errorf("LoadBuild() = %+v, want %+v", got, tt.want)
+			}
+			vars := map[string]string{"ADMIN_TOKEN": goodToken}
+			for k, v := range tt.vars {
+				vars[k] = v
+			}
+			cfg, err := Load(env(vars))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Load() error = %v, want error: %v", err, tt.wantErr)
+			}
+			if err == nil && cfg.Build != tt.want {
+				t.Errorf("Load().Build = %+v, want %+v", cfg.Build, tt.want)
 			}
 		})
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/getsentry/sentry-go"
 	sentryhttp "github.com/getsentry/sentry-go/http"
 
+	"github.com/infra-lab/admin-server/internal/config"
 	"github.com/infra-lab/admin-server/internal/requestid"
 	"github.com/infra-lab/admin-server/internal/statuswriter"
 )
@@ -34,6 +35,18 @@ type Options struct {
 	Service     string // the `service` tag on every event
 	// Transport replaces the SDK's HTTP transport (tests); nil keeps the default.
 	Transport sentry.Transport
+}
+
+// OptionsFrom is what the process reports with: SENTRY_DSN, SENTRY_ENVIRONMENT and
+// the release <service>@<APP_VERSION>, the build being its only source. A developer
+// build is admin-server@dev: still a release, and one set apart from the images.
+func OptionsFrom(cfg config.Config) Options {
+	return Options{
+		DSN:         cfg.SentryDSN,
+		Environment: cfg.SentryEnvironment,
+		Release:     config.ServiceName + "@" + cfg.Build.Version,
+		Service:     config.ServiceName,
+	}
 }
 
 // Init sets up the global Sentry client. It returns false (and no error) when the DSN

@@ -96,7 +96,7 @@ func TestCloseAwaitsBackgroundReverts(t *testing.T) {
 			defer release()
 			m := faults.NewManager(faults.Options{
 				Drivers: []faults.Driver{fake}, Store: store, Metrics: faults.NewMetrics(prometheus.NewRegistry()),
-				Logger:     slog.New(logging.NewHandler(&testlog.Buffer{}, slog.LevelDebug, "admin-server")),
+				Logger:     slog.New(logging.NewHandler(&testlog.Buffer{}, slog.LevelDebug, "admin-server", "test")),
 				RetryDelay: 10 * time.Millisecond, MaxRetries: tt.maxRetries,
 				OnRevertFailure: func(context.Context, faults.RevertFailure) { reported.Add(1) },
 			})

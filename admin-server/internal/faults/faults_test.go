@@ -36,7 +36,7 @@ func newEnv(t *testing.T, store faults.Store, tweak func(*faults.Options)) *env 
 	e := &env{fake: faultstest.New("alpha", "beta"), reg: prometheus.NewRegistry(), logs: &testlog.Buffer{}, store: store}
 	e.options = faults.Options{
 		Drivers: []faults.Driver{e.fake}, Store: store,
-		Logger:  slog.New(logging.NewHandler(e.logs, slog.LevelDebug, "admin-server")),
+		Logger:  slog.New(logging.NewHandler(e.logs, slog.LevelDebug, "admin-server", "test")),
 		Metrics: faults.NewMetrics(e.reg), DefaultTTL: 30 * time.Second, MaxTTL: 120 * time.Second,
 		RetryDelay: 20 * time.Millisecond,
 	}

@@ -25,7 +25,8 @@ const APIPrefix = "/admin/api/"
 // App holds what the app-port handlers need.
 type App struct {
 	Service   string
-	Version   string
+	Version   string // APP_VERSION
+	Commit    string // APP_COMMIT
 	StartedAt time.Time
 	Logger    *slog.Logger
 	Metrics   *metrics.Metrics
@@ -97,6 +98,8 @@ func requireAuthUnder(prefix string, b *auth.Bearer, next http.Handler) http.Han
 type healthBody struct {
 	Status  string `json:"status"`
 	Service string `json:"service"`
+	Version string `json:"version"`
+	Commit  string `json:"commit"`
 }
 
 // health is the public liveness answer nginx and compose see; details stay on the
@@ -108,12 +111,13 @@ func (a *App) health(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusServiceUnavailable
 		logging.FromContext(r.Context()).Warn("health check failed", "checks", rep.Checks)
 	}
-	respond.JSON(w, code, healthBody{Status: rep.Status, Service: a.Service})
+	respond.JSON(w, code, healthBody{Status: rep.Status, Service: a.Service, Version: a.Version, Commit: a.Commit})
 }
 
 type statusBody struct {
 	Service       string  `json:"service"`
 	Version       string  `json:"version"`
+	Commit        string  `json:"commit"`
 	StartedAt     string  `json:"started_at"`
 	UptimeSeconds float64 `json:"uptime_seconds"`
 }
@@ -127,6 +131,7 @@ func (a *App) status(w http.ResponseWriter, r *http.Request) {
 	respond.JSON(w, http.StatusOK, statusBody{
 		Service:       a.Service,
 		Version:       a.Version,
+		Commit:        a.Commit,
 		StartedAt:     a.StartedAt.UTC().Format(logging.TimeFormat),
 		UptimeSeconds: math.Round(uptime*1000) / 1000,
 	})

@@ -18,13 +18,13 @@ func TestAppRoutes(t *testing.T) {
 		wantAuth   bool // expect the WWW-Authenticate challenge
 	}{
 		{name: "health without token", method: "GET", target: "/admin/health", wantStatus: 200,
-			wantBody: map[string]any{"status": "UP", "service": "admin-server"}},
+			wantBody: map[string]any{"status": "UP", "service": "admin-server", "version": testVersion, "commit": testCommit}},
 		{name: "status without token", method: "GET", target: "/admin/api/status", wantStatus: 401,
 			wantBody: map[string]any{"error": "unauthorized", "message": "missing bearer token"}, wantAuth: true},
 		{name: "status with wrong token", method: "GET", target: "/admin/api/status", token: "not-the-token-at-all", wantStatus: 401,
 			wantBody: map[string]any{"error": "unauthorized", "message": "invalid bearer token"}, wantAuth: true},
 		{name: "status with token", method: "GET", target: "/admin/api/status", token: testToken, wantStatus: 200,
-			wantBody: map[string]any{"service": "admin-server", "version": "1.2.3",
+			wantBody: map[string]any{"service": "admin-server", "version": testVersion, "commit": testCommit,
 				"started_at": "2026-11-26T05:40:01.123Z", "uptime_seconds": 90.5}},
 		{name: "unknown api path without token is 401 first", method: "GET", target: "/admin/api/nope", wantStatus: 401,
 			wantBody: map[string]any{"error": "unauthorized"}, wantAuth: true},
@@ -70,8 +70,51 @@ func TestAppRoutes(t *testing.T) {
 func TestStatusBodyHasExactlyTheContractFields(t *testing.T) {
 	f := newFixture(t)
 	body := decodeJSON(t, do(f.app, "GET", "/admin/api/status", testToken, nil))
-	if len(body) != 4 {
-		t.Fatalf("status body = %v, want exactly service, version, started_at, uptime_seconds", body)
+	if len(body) != 5 {
+		t.Fatalf("status body = %v, want exactly service, version, commit, started_at, uptime_seconds", body)
+	}
+}
+
+// TestHealthNamesTheBuild: both health answers (nginx's /admin/health, compose's ops
+// /health) carry the running version and commit, up or down, and nothing else new.
+func TestHealthNamesTheBuild(t *testing.T) {
+	tests := []struct {
+		name       string
+		ops        bool
+		serving    bool
+		wantStatus int
+		wantKeys   []string
+	}{
+		{"app up", false, true, http.StatusOK, []string{"status", "service", "version", "commit"}},
+		{"app down", false, false, http.StatusServiceUnavailable, []string{"status", "service", "version", "commit"}},
+		{"ops up", true, true, http.StatusOK, []string{"status", "service", "version", "commit", "checks"}},
+		{"ops down", true, false, http.StatusServiceUnavailable, []string{"status", "service", "version", "commit", "checks"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.serving.Set(tt.serving)
+			h, path := f.app, "/admin/health"
+			if tt.ops {
+				h, path = f.ops, "/health"
+			}
+			w := do(h, "GET", path, "", nil)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d", w.Code, tt.wantStatus)
+			}
+			body := decodeJSON(t, w)
+			if body["version"] != testVersion || body["commit"] != testCommit {
+				t.Errorf("version/commit = %#v/%#v, want %q/%q", body["version"], body["commit"], testVersion, testCommit)
+			}
+			if len(body) != len(tt.wantKeys) {
+				t.Errorf("body = %v, want exactly the keys %v", body, tt.wantKeys)
+			}
+			for _, k := range tt.wantKeys {
+				if _, ok := body[k]; !ok {
+					t.Errorf("body lacks %q: %v", k, body)
+				}
+			}
+		})
 	}
 }
 
@@ -147,7 +190,7 @@ func TestAccessLogLine(t *testing.T) {
 		t.Fatalf("want one access line, got %v", lines)
 	}
 	l := lines[0]
-	want := map[string]any{"level": "info", "msg": "request completed", "service": "admin-server",
+	want := map[string]any{"level": "info", "msg": "request completed", "service": "admin-server", "version": testVersion,
 		"method": "GET", "path": "/admin/health", "status": float64(200), "request_id": "rid-42"}
 	for k, v := range want {
 		if l[k] != v {

@@ -12,6 +12,8 @@ import (
 // carries no access log: scrapes every few seconds would drown the app's lines.
 type Ops struct {
 	Service string
+	Version string // APP_VERSION
+	Commit  string // APP_COMMIT
 	Metrics *metrics.Metrics
 	Health  *health.Checker
 }
@@ -19,6 +21,8 @@ type Ops struct {
 type opsHealthBody struct {
 	Status  string                        `json:"status"`
 	Service string                        `json:"service"`
+	Version string                        `json:"version"`
+	Commit  string                        `json:"commit"`
 	Checks  map[string]health.CheckResult `json:"checks"`
 }
 
@@ -37,5 +41,7 @@ func (o *Ops) health(w http.ResponseWriter, r *http.Request) {
 	if !rep.Up() {
 		code = http.StatusServiceUnavailable
 	}
-	respond.JSON(w, code, opsHealthBody{Status: rep.Status, Service: o.Service, Checks: rep.Checks})
+	respond.JSON(w, code, opsHealthBody{
+		Status: rep.Status, Service: o.Service, Version: o.Version, Commit: o.Commit, Checks: rep.Checks,
+	})
 }

@@ -60,6 +60,7 @@ func TestMetricsExposition(t *testing.T) {
 		`admin_auth_failures_total{reason="missing"} 1`,
 		`admin_auth_failures_total{reason="invalid_token"} 1`,
 		`admin_auth_failures_total{reason="wrong_scheme"} 0`,
+		`build_info{commit="` + testCommit + `",service="admin-server",version="` + testVersion + `"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("exposition lacks %q", want)

@@ -14,6 +14,7 @@ import (
 	"github.com/getsentry/sentry-go"
 
 	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/config"
 	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/errtrack/sentrytest"
 	"github.com/infra-lab/admin-server/internal/faults"
@@ -114,7 +115,7 @@ func TestSentryReportsPanicsAnd5xxOnly(t *testing.T) {
 	// A handler panic: 500, reported once as the panic (not again as a bare 500).
 	pf := panickyFake{faultstest.New("gamma")}
 	logger, _ := captureLogs(slog.LevelError)
-	m := metrics.New()
+	m := metrics.New("admin-server", config.Build{Version: testVersion, Commit: testCommit})
 	mgr := faults.NewManager(faults.Options{Drivers: []faults.Driver{pf}, Logger: logger})
 	app := &App{Service: "admin-server", Logger: logger, Metrics: m, Auth: auth.NewBearer(testToken, m),
 		Health: &health.Checker{}, Faults: mgr, Traffic: f.traffic}

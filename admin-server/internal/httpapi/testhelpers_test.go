@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/config"
 	"github.com/infra-lab/admin-server/internal/faults"
 	"github.com/infra-lab/admin-server/internal/faults/faultstest"
 	"github.com/infra-lab/admin-server/internal/health"
@@ -23,6 +24,12 @@ import (
 )
 
 const testToken = "test-token-0123456789"
+
+// The build the fixture runs as (config.Build in production).
+const (
+	testVersion = "6492e4b1c0de-dirty"
+	testCommit  = "6492e4b1c0de0123456789abcdef0123456789ab"
+)
 
 var testStart = time.Date(2026, 11, 26, 5, 40, 1, 123_000_000, time.UTC)
 
@@ -47,7 +54,7 @@ type fixtureOptions struct {
 func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
 	logger, logs := captureLogs(slog.LevelDebug)
-	m := metrics.New()
+	m := metrics.New("admin-server", config.Build{Version: testVersion, Commit: testCommit})
 	serving := health.NewFlag("app server is not serving")
 	serving.Set(true)
 	checker := &health.Checker{}
@@ -65,7 +72,7 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	}
 	t.Cleanup(func() { gen.Close(); mgr.Close(context.Background()) })
 	app := &App{
-		Service: "admin-server", Version: "1.2.3", StartedAt: testStart,
+		Service: "admin-server", Version: testVersion, Commit: testCommit, StartedAt: testStart,
 		Logger: logger, Metrics: m, Auth: auth.NewBearer(testToken, m), Health: checker,
 		Now:    now,
 		Faults: mgr, Traffic: gen, Grafana: "/grafana",
@@ -73,14 +80,14 @@ func newFixtureWith(t *testing.T, o fixtureOptions) *fixture {
 	if o.limiter != nil {
 		app.Limiter = o.limiter
 	}
-	ops := &Ops{Service: "admin-server", Metrics: m, Health: checker}
+	ops := &Ops{Service: "admin-server", Version: testVersion, Commit: testCommit, Metrics: m, Health: checker}
 	return &fixture{app: app.Handler(), ops: ops.Handler(), logs: logs, serving: serving, fake: fake, faults: mgr, traffic: gen}
 }
 
 // captureLogs returns a contract JSON logger at level and the buffer it writes to.
 func captureLogs(level slog.Level) (*slog.Logger, *bytes.Buffer) {
 	logs := &bytes.Buffer{}
-	return slog.New(logging.NewHandler(logs, level, "admin-server")), logs
+	return slog.New(logging.NewHandler(logs, level, "admin-server", testVersion)), logs
 }
 
 // do sends one request; token "" means no Authorization header.

@@ -14,10 +14,11 @@ import (
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
 // NewHandler returns a slog JSON handler whose lines carry `ts`, lowercase `level`,
-// `msg` and `service`, as the shared contract fixes.
-func NewHandler(w io.Writer, level slog.Leveler, service string) slog.Handler {
+// `msg`, `service` and `version` (the running build, APP_VERSION), as the shared
+// contract fixes. Both are attributes of the handler, so no line can lack them.
+func NewHandler(w io.Writer, level slog.Leveler, service, version string) slog.Handler {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr})
-	return h.WithAttrs([]slog.Attr{slog.String("service", service)})
+	return h.WithAttrs([]slog.Attr{slog.String("service", service), slog.String("version", version)})
 }
 
 // replaceAttr renames and reformats only the built-in top-level keys; attributes inside

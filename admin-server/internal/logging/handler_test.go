@@ -27,13 +27,14 @@ func TestHandlerFields(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			tt.log(slog.New(NewHandler(&buf, slog.LevelDebug, "admin-server")))
+			tt.log(slog.New(NewHandler(&buf, slog.LevelDebug, "admin-server", "6492e4b1c0de")))
 			lines := testlog.Lines(t, buf.String())
 			if len(lines) != 1 {
 				t.Fatalf("got %d lines, want 1: %s", len(lines), buf.String())
 			}
 			m := lines[0]
-			want := map[string]any{"level": tt.wantLevel, "msg": "hello", "service": "admin-server", "k": float64(1)}
+			want := map[string]any{"level": tt.wantLevel, "msg": "hello", "service": "admin-server", "version": "6492e4b1c0de",
+				"k": float64(1)}
 			for k, v := range want {
 				if m[k] != v {
 					t.Errorf("%s = %#v, want %#v", k, m[k], v)
@@ -56,9 +57,38 @@ func TestHandlerFields(t *testing.T) {
 	}
 }
 
+// TestHandlerVersion: every line carries the build's version at the top level, also
+// from derived loggers and inside groups, and free text cannot break the line.
+func TestHandlerVersion(t *testing.T) {
+	tests := []struct{ name, version string }{
+		{"developer build", "dev"},
+		{"image", "6492e4b1c0de"},
+		{"dirty image", "6492e4b1c0de-dirty"},
+		{"free text", `v"1\2` + "\n{\"level\":\"x\"}\t</script>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			l := slog.New(NewHandler(&buf, slog.LevelDebug, "admin-server", tt.version))
+			l.Info("plain")
+			l.With("request_id", "abc").Warn("derived")
+			l.WithGroup("g").Error("grouped", "k", 1)
+			lines := testlog.Lines(t, buf.String())
+			if len(lines) != 3 {
+				t.Fatalf("got %d lines, want 3: %q", len(lines), buf.String())
+			}
+			for _, m := range lines {
+				if m["version"] != tt.version || m["service"] != "admin-server" {
+					t.Errorf("line %v: version = %#v, want %#v", m["msg"], m["version"], tt.version)
+				}
+			}
+		})
+	}
+}
+
 func TestHandlerConvertsToUTC(t *testing.T) {
 	var buf bytes.Buffer
-	h := NewHandler(&buf, slog.LevelInfo, "svc")
+	h := NewHandler(&buf, slog.LevelInfo, "svc", "test")
 	seoul := time.FixedZone("KST", 9*3600)
 	r := slog.NewRecord(time.Date(2026, 11, 26, 14, 40, 1, 123456789, seoul), slog.LevelInfo, "m", 0)
 	if err := h.Handle(context.Background(), r); err != nil {
@@ -71,7 +101,7 @@ func TestHandlerConvertsToUTC(t *testing.T) {
 
 func TestHandlerLevelFilter(t *testing.T) {
 	var buf bytes.Buffer
-	l := slog.New(NewHandler(&buf, slog.LevelWarn, "svc"))
+	l := slog.New(NewHandler(&buf, slog.LevelWarn, "svc", "test"))
 	l.Info("dropped")
 	l.Warn("kept")
 	lines := testlog.Lines(t, buf.String())
@@ -82,7 +112,7 @@ func TestHandlerLevelFilter(t *testing.T) {
 
 func TestGroupedKeysUntouched(t *testing.T) {
 	var buf bytes.Buffer
-	l := slog.New(NewHandler(&buf, slog.LevelInfo, "svc"))
+	l := slog.New(NewHandler(&buf, slog.LevelInfo, "svc", "test"))
 	l.Info("m", slog.Group("g", slog.String("level", "custom")))
 	g, _ := testlog.Lines(t, buf.String())[0]["g"].(map[string]any)
 	if g["level"] != "custom" {
@@ -92,7 +122,7 @@ func TestGroupedKeysUntouched(t *testing.T) {
 
 func TestFromContext(t *testing.T) {
 	var buf bytes.Buffer
-	l := slog.New(NewHandler(&buf, slog.LevelInfo, "svc")).With("request_id", "abc")
+	l := slog.New(NewHandler(&buf, slog.LevelInfo, "svc", "test")).With("request_id", "abc")
 	FromContext(WithLogger(context.Background(), l)).Info("m")
 	if got := testlog.Lines(t, buf.String())[0]["request_id"]; got != "abc" {
 		t.Fatalf("request_id = %v, want abc", got)

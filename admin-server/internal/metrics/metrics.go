@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/infra-lab/admin-server/internal/auth"
+	"github.com/infra-lab/admin-server/internal/config"
 )
 
 // Metrics is created once per process; a private registry (not the global default)
@@ -21,8 +22,8 @@ type Metrics struct {
 	authFailures *prometheus.CounterVec
 }
 
-// New registers the Go and process collectors and the service's own metrics.
-func New() *Metrics {
+// New registers the Go and process collectors, build_info and the service's own metrics.
+func New(service string, build config.Build) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -43,9 +44,19 @@ func New() *Metrics {
 	for _, r := range auth.Reasons {
 		m.authFailures.WithLabelValues(string(r))
 	}
+	// A constant 1 whose labels say which build runs; the client library escapes the
+	// free-text values in the exposition. No other metric here carries `service` (the
+	// scrape config's target label adds it), so this is its only `service` label.
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "build_info",
+		Help:        "The running build: 1, labelled with the service, APP_VERSION and APP_COMMIT.",
+		ConstLabels: prometheus.Labels{"service": service, "version": build.Version, "commit": build.Commit},
+	})
+	buildInfo.Set(1)
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo,
 		m.requests, m.duration, m.authFailures,
 	)
 	return m

@@ -1,20 +1,16 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/infra-lab/admin-server/internal/config"
 	"github.com/infra-lab/admin-server/internal/errtrack"
 	"github.com/infra-lab/admin-server/internal/errtrack/sentrytest"
-	"github.com/infra-lab/admin-server/internal/logging"
 )
 
 // TestSentryRevertFailures runs the real wiring against a chaos service that accepts
@@ -37,25 +33,17 @@ func TestSentryRevertFailures(t *testing.T) {
 	defer chaosSvc.Close()
 
 	rcv := sentrytest.Start(t)
-	if on, err := errtrack.Init(errtrack.Options{DSN: rcv.DSN(), Service: config.ServiceName}); !on || err != nil {
+	cfg := labConfig(t, token, map[string]string{
+		"ADMIN_STATE_DIR": t.TempDir(),
+		"CHAOS_TARGETS":   "core-server=" + chaosSvc.URL,
+		"SENTRY_DSN":      rcv.DSN(),
+	})
+	if on, err := errtrack.Init(errtrack.OptionsFrom(cfg)); !on || err != nil {
 		t.Fatalf("errtrack.Init = %v, %v", on, err)
 	}
 	t.Cleanup(func() { errtrack.Close(2 * time.Second) })
 
-	s := New(Options{
-		Config: labConfig(t, token, map[string]string{
-			"ADMIN_STATE_DIR": t.TempDir(),
-			"CHAOS_TARGETS":   "core-server=" + chaosSvc.URL,
-		}),
-		Logger:  slog.New(logging.NewHandler(io.Discard, slog.LevelInfo, config.ServiceName)),
-		Version: "test",
-	})
-	appLn, opsLn := listen(t), listen(t)
-	app := "http://" + appLn.Addr().String()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, appLn, opsLn) }()
-	defer func() { cancel(); <-done }()
+	app, _, _ := startServer(t, cfg, io.Discard)
 
 	call := func(method, path, reqID, body string) (int, map[string]any) {
 		t.Helper()

@@ -36,8 +36,7 @@ const (
 // Options configures a Server.
 type Options struct {
 	Config          config.Config
-	Logger          *slog.Logger
-	Version         string
+	Logger          *slog.Logger  // built with Config.Build.Version, like main does
 	ShutdownTimeout time.Duration // 0 means DefaultShutdownTimeout
 }
 
@@ -63,7 +62,8 @@ func New(opts Options) *Server {
 	if s.shutdownTimeout <= 0 {
 		s.shutdownTimeout = DefaultShutdownTimeout
 	}
-	m := metrics.New()
+	build := opts.Config.Build
+	m := metrics.New(config.ServiceName, build)
 	checker := &health.Checker{}
 	checker.Add("app_listener", s.appServing.Check)
 	lab := opts.Config.Lab
@@ -72,7 +72,8 @@ func New(opts Options) *Server {
 
 	s.app = (&httpapi.App{
 		Service:   config.ServiceName,
-		Version:   opts.Version,
+		Version:   build.Version,
+		Commit:    build.Commit,
 		StartedAt: time.Now(),
 		Logger:    opts.Logger,
 		Metrics:   m,
@@ -83,7 +84,8 @@ func New(opts Options) *Server {
 		Grafana:   grafanaPath(lab),
 		Limiter:   ratelimit.New(rateOrDefault(lab.RateLimit), int(2*rateOrDefault(lab.RateLimit)), nil),
 	}).Handler()
-	s.ops = (&httpapi.Ops{Service: config.ServiceName, Metrics: m, Health: checker}).Handler()
+	s.ops = (&httpapi.Ops{Service: config.ServiceName, Version: build.Version, Commit: build.Commit,
+		Metrics: m, Health: checker}).Handler()
 	return s
 }
 
@@ -105,7 +107,10 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // either server fails, then drains both within the shutdown budget. It returns nil
 // after a clean drain.
 func (s *Server) Serve(ctx context.Context, appLn, opsLn net.Listener) error {
+	// The startup line: `version` is on every line already (the handler's), the commit
+	// is named here once.
 	s.logger.Info("admin-server listening",
+		slog.String("commit", s.cfg.Build.Commit),
 		slog.String("app_addr", appLn.Addr().String()),
 		slog.String("ops_addr", opsLn.Addr().String()),
 		slog.Any("config", s.cfg))

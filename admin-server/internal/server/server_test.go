@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,24 +49,15 @@ func get(t *testing.T, url, token string) (int, string) {
 func TestServeEndToEnd(t *testing.T) {
 	const token = "end-to-end-token-0123"
 	logs := &testlog.Buffer{}
-	s := New(Options{
-		Config:  labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": t.TempDir()}),
-		Logger:  slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),
-		Version: "test",
-	})
-	appLn, opsLn := listen(t), listen(t)
-	app, ops := "http://"+appLn.Addr().String(), "http://"+opsLn.Addr().String()
-
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, appLn, opsLn) }()
+	cfg := labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": t.TempDir(), "APP_VERSION": "test"})
+	app, ops, stop := startServer(t, cfg, logs)
 
 	tests := []struct {
 		url, token string
 		wantStatus int
 		wantIn     string
 	}{
-		{app + "/admin/health", "", 200, `{"status":"UP","service":"admin-server"}`},
+		{app + "/admin/health", "", 200, `{"status":"UP","service":"admin-server","version":"test","commit":"unknown"}`},
 		{app + "/admin/api/status", "", 401, `"error":"unauthorized"`},
 		{app + "/admin/api/status", token, 200, `"version":"test"`},
 		{ops + "/health", "", 200, `"app_listener":{"status":"UP"}`},
@@ -83,14 +75,8 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Serve() = %v, want nil after a clean shutdown", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Serve() did not return after cancel")
+	if err := stop(); err != nil {
+		t.Fatalf("Serve() = %v, want nil after a clean shutdown", err)
 	}
 	if _, err := http.Get(app + "/admin/health"); err == nil {
 		t.Error("app port still accepts connections after shutdown")
@@ -183,6 +169,36 @@ func TestServeAllStopsWhenAServerFails(t *testing.T) {
 	}
 }
 
+// startServer runs the real wiring on loopback ports with a contract logger built
+// the way main builds it (naming cfg's build). stop cancels it like SIGTERM would and
+// returns what Serve returned; it also runs when the test ends.
+func startServer(t *testing.T, cfg config.Config, logs io.Writer) (app, ops string, stop func() error) {
+	t.Helper()
+	s := New(Options{
+		Config: cfg,
+		Logger: slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName, cfg.Build.Version)),
+	})
+	appLn, opsLn := listen(t), listen(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, appLn, opsLn) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-done:
+			case <-time.After(5 * time.Second):
+				err = errors.New("Serve() did not return within 5 s of cancel")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = stop() })
+	return "http://" + appLn.Addr().String(), "http://" + opsLn.Addr().String(), stop
+}
+
 // labConfig loads a config the way main does; the drivers point at closed loopback
 // ports so nothing leaves the machine.
 func labConfig(t *testing.T, token string, extra map[string]string) config.Config {
@@ -212,19 +228,11 @@ func TestStartsWithoutWritableStateDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &testlog.Buffer{}
-	s := New(Options{
-		Config: labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": filepath.Join(file, "state")}),
-		Logger: slog.New(logging.NewHandler(logs, slog.LevelInfo, config.ServiceName)),
-	})
-	appLn, opsLn := listen(t), listen(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, appLn, opsLn) }()
-	if code, body := get(t, "http://"+appLn.Addr().String()+"/admin/health", ""); code != 200 {
+	app, _, stop := startServer(t, labConfig(t, token, map[string]string{"ADMIN_STATE_DIR": filepath.Join(file, "state")}), logs)
+	if code, body := get(t, app+"/admin/health", ""); code != 200 {
 		t.Fatalf("health = %d %s", code, body)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("Serve() = %v", err)
 	}
 	if out := logs.String(); !strings.Contains(out, `"level":"error","msg":"state directory unusable: fault state is kept in memory only`) {
@@ -235,7 +243,7 @@ func TestStartsWithoutWritableStateDir(t *testing.T) {
 // TestOpenAPIListsEveryFaultType keeps the documented type enum in step with the drivers.
 func TestOpenAPIListsEveryFaultType(t *testing.T) {
 	cfg := labConfig(t, "openapi-token-0123456", map[string]string{"ADMIN_STATE_DIR": t.TempDir()})
-	m := newFaultManager(slog.New(slog.DiscardHandler), metrics.New(), cfg.Lab)
+	m := newFaultManager(slog.New(slog.DiscardHandler), metrics.New(config.ServiceName, cfg.Build), cfg.Lab)
 	types := m.Types()
 	if len(types) != 15 {
 		t.Fatalf("got %d fault types, want 15 (5 chaos, 4 container, 6 network)", len(types))

@@ -774,7 +774,11 @@ mod tests {
             dedup_capacity: 2,
             ..JobsConfig::default()
         };
-        Jobs::new(config, Data::new(Metrics::new(SERVICE_NAME).unwrap())).unwrap()
+        Jobs::new(
+            config,
+            Data::new(Metrics::new(SERVICE_NAME, &Default::default()).unwrap()),
+        )
+        .unwrap()
     }
 
     fn job(n: u128) -> Job {

@@ -32,19 +32,17 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::SERVICE_NAME;
-use crate::config::SentryConfig;
+use crate::config::{BuildInfo, SentryConfig};
 use crate::error::ApiError;
 use crate::telemetry::request_id::RequestId;
-
-/// `release` of every event: the package version.
-pub const RELEASE: &str = concat!("worker-server@", env!("CARGO_PKG_VERSION"));
 
 /// Upper bound for sending what is queued when the process exits.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Starts the SDK when a DSN is configured; without one nothing is set up and
 /// nothing is ever sent. Dropping the guard flushes (at most [`FLUSH_TIMEOUT`]).
-pub fn init(config: &SentryConfig) -> Option<ClientInitGuard> {
+/// Every event's `release` is [`BuildInfo::release`] (`worker-server@<APP_VERSION>`).
+pub fn init(config: &SentryConfig, build: &BuildInfo) -> Option<ClientInitGuard> {
     let dsn = config.dsn.as_deref()?;
     let Ok(dsn) = dsn.parse() else {
         return None; // validated in `Config`
@@ -52,7 +50,8 @@ pub fn init(config: &SentryConfig) -> Option<ClientInitGuard> {
     let mut options = ClientOptions::default();
     options.dsn = Some(dsn);
     options.environment = Some(config.environment.clone().into());
-    options.release = Some(RELEASE.into());
+    let release = build.release();
+    options.release = Some(release.clone().into());
     options.shutdown_timeout = FLUSH_TIMEOUT;
     // Job payloads stay out of Sentry, and request bodies are not buffered twice.
     options.max_request_body_size = MaxRequestBodySize::None;
@@ -74,7 +73,7 @@ pub fn init(config: &SentryConfig) -> Option<ClientInitGuard> {
         .unwrap_or_default();
     info!(
         environment = %config.environment,
-        release = RELEASE,
+        release = %release,
         sentry_host = %host,
         "error tracking enabled (Sentry)"
     );

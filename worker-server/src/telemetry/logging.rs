@@ -3,7 +3,7 @@
 //! `tracing-subscriber`'s JSON formatter (and crates like `json-subscriber`) name
 //! things `timestamp`/`message`, use upper-case levels or nest span fields, so a
 //! small layer writes the contract directly:
-//! `{"ts","level","service","msg","target", <span fields>, <event fields>}`
+//! `{"ts","level","service","version","msg","target", <span fields>, <event fields>}`
 //! with span fields (e.g. `request_id` from the request span) and event fields
 //! flattened at the top level.
 
@@ -23,7 +23,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// Keys the layer writes itself; fields with these names are renamed with a
 /// `field_` prefix instead of silently overwriting the envelope.
-const RESERVED: [&str; 5] = ["ts", "level", "service", "msg", "target"];
+const RESERVED: [&str; 6] = ["ts", "level", "service", "version", "msg", "target"];
 
 /// Fields recorded so far, in the order they were recorded.
 #[derive(Debug, Default, Clone)]
@@ -105,6 +105,8 @@ impl Visit for JsonVisitor {
 /// A `tracing` layer writing one contract-shaped JSON object per line.
 pub struct JsonLogLayer<W> {
     service: &'static str,
+    /// `APP_VERSION` (see `config::BuildInfo`), on every line.
+    version: String,
     make_writer: W,
 }
 
@@ -112,9 +114,10 @@ impl<W> JsonLogLayer<W>
 where
     W: for<'w> MakeWriter<'w> + 'static,
 {
-    pub fn new(service: &'static str, make_writer: W) -> Self {
+    pub fn new(service: &'static str, version: &str, make_writer: W) -> Self {
         Self {
             service,
+            version: version.to_owned(),
             make_writer,
         }
     }
@@ -199,6 +202,8 @@ where
         write_json(&mut buf, level_name(meta.level()));
         buf.extend_from_slice(b",\"service\":");
         write_json(&mut buf, self.service);
+        buf.extend_from_slice(b",\"version\":");
+        write_json(&mut buf, &self.version);
         buf.extend_from_slice(b",\"msg\":");
         write_json(&mut buf, visitor.message.as_deref().unwrap_or(""));
         buf.extend_from_slice(b",\"target\":");
@@ -233,22 +238,26 @@ pub fn level_filter(level: LevelFilter) -> FilterFn<impl Fn(&tracing::Metadata<'
     .with_max_level_hint(span_level)
 }
 
-/// Builds the subscriber used by the binary (and by tests with their own writer).
+/// Builds the subscriber used by the binary (and by tests with their own writer);
+/// `version` is the build's (`BuildInfo::version`).
 pub fn subscriber<W>(
     level: LevelFilter,
+    version: &str,
     make_writer: W,
 ) -> impl Subscriber + Send + Sync + for<'a> LookupSpan<'a>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    tracing_subscriber::registry()
-        .with(JsonLogLayer::new(crate::SERVICE_NAME, make_writer).with_filter(level_filter(level)))
+    tracing_subscriber::registry().with(
+        JsonLogLayer::new(crate::SERVICE_NAME, version, make_writer)
+            .with_filter(level_filter(level)),
+    )
 }
 
 /// Installs the JSON subscriber on stdout as the global default and routes the
 /// `log` crate (used by parts of actix-web) into it. With `error_tracking`, log
 /// lines also become Sentry breadcrumbs.
-pub fn init(level: LevelFilter, error_tracking: bool) {
+pub fn init(level: LevelFilter, version: &str, error_tracking: bool) {
     let _ = tracing_log::LogTracer::init_with_filter(match level {
         LevelFilter::ERROR => tracing_log::log::LevelFilter::Error,
         LevelFilter::WARN => tracing_log::log::LevelFilter::Warn,
@@ -257,7 +266,7 @@ pub fn init(level: LevelFilter, error_tracking: bool) {
     });
     let breadcrumbs = error_tracking.then(super::error_tracking::tracing_layer);
     let _ = tracing::subscriber::set_global_default(
-        subscriber(level, std::io::stdout).with(breadcrumbs),
+        subscriber(level, version, std::io::stdout).with(breadcrumbs),
     );
 }
 
@@ -267,11 +276,13 @@ mod tests {
     use crate::testing::Capture;
     use serde_json::{Map, Value};
 
+    const VERSION: &str = "6492e4b1c0de-dirty";
+
     /// Runs `f` with the contract subscriber and returns the raw output and the
     /// parsed lines (each must be one JSON object).
     fn capture(level: LevelFilter, f: impl FnOnce()) -> (String, Vec<Map<String, Value>>) {
         let out = Capture::default();
-        tracing::subscriber::with_default(subscriber(level, out.clone()), f);
+        tracing::subscriber::with_default(subscriber(level, VERSION, out.clone()), f);
         (out.raw(), out.lines())
     }
 
@@ -298,7 +309,7 @@ mod tests {
         // serde_json keeps maps sorted, so check order on the raw text.
         assert!(raw.starts_with(r#"{"ts":""#), "{raw}");
         assert!(raw.contains(
-            r#"","level":"warn","service":"worker-server","msg":"job a slow","target":"#
+            r#"","level":"warn","service":"worker-server","version":"6492e4b1c0de-dirty","msg":"job a slow","target":"#
         ));
         let mut got = keys(line);
         got.sort_unstable();
@@ -314,11 +325,13 @@ mod tests {
                 "request_id",
                 "service",
                 "target",
-                "ts"
+                "ts",
+                "version"
             ]
         );
         assert_eq!(line["level"], "warn");
         assert_eq!(line["service"], "worker-server");
+        assert_eq!(line["version"], VERSION);
         assert_eq!(line["msg"], "job a slow");
         assert_eq!(line["request_id"], "rid-42");
         assert_eq!(line["job_id"], 7);
@@ -336,7 +349,12 @@ mod tests {
     #[test]
     fn no_request_id_outside_a_request_and_reserved_names_are_kept_apart() {
         let (_, lines) = capture(LevelFilter::INFO, || {
-            tracing::info!(msg = "shadow", level = 3, "real \"quoted\"\nmessage");
+            tracing::info!(
+                msg = "shadow",
+                level = 3,
+                version = "1.0",
+                "real \"quoted\"\nmessage"
+            );
         });
         let line = &lines[0];
         assert!(!line.contains_key("request_id"));
@@ -344,6 +362,29 @@ mod tests {
         assert_eq!(line["level"], "info");
         assert_eq!(line["field_msg"], "shadow");
         assert_eq!(line["field_level"], 3);
+        assert_eq!(line["version"], VERSION);
+        assert_eq!(line["field_version"], "1.0");
+    }
+
+    /// The build's version is free text: whatever it holds, every line stays
+    /// one JSON object carrying it unchanged.
+    #[test]
+    fn every_line_carries_the_version_whatever_its_text() {
+        for version in ["dev", VERSION, "v\"1\",\"msg\":\"x\"}\n{", "a\\b\u{0}ü"] {
+            let out = Capture::default();
+            let sub = subscriber(LevelFilter::INFO, version, out.clone());
+            tracing::subscriber::with_default(sub, || {
+                tracing::info!("one");
+                tracing::error!(error = "boom", "two");
+            });
+            let lines = out.lines();
+            assert_eq!(lines.len(), 2, "{}", out.raw());
+            for line in &lines {
+                assert_eq!(line["version"], version, "{line:?}");
+                assert_eq!(line["service"], "worker-server");
+            }
+            assert_eq!(lines[0]["msg"], "one");
+        }
     }
 
     #[test]

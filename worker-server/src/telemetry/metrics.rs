@@ -2,7 +2,7 @@
 //!
 //! A registry per `Metrics` value (not the crate's global one) keeps tests
 //! independent; `service` is attached to every family, process metrics included,
-//! as a registry-wide label.
+//! as a registry-wide label (so `build_info` adds only `version` and `commit`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -12,6 +12,8 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
 };
+
+use crate::config::BuildInfo;
 
 /// Route label for requests that matched no route, so that scanners hitting
 /// random paths cannot create unbounded label values.
@@ -54,9 +56,20 @@ const JOB_BUCKETS: &[f64] = &[
 ];
 
 impl Metrics {
-    pub fn new(service: &str) -> Result<Self, prometheus::Error> {
+    pub fn new(service: &str, build: &BuildInfo) -> Result<Self, prometheus::Error> {
         let common = HashMap::from([("service".to_owned(), service.to_owned())]);
         let registry = Registry::new_custom(None, Some(common))?;
+
+        // The usual `*_info` idiom: constant 1, the build as labels, for joins
+        // (`* on(service) group_left(version)`) and "which version runs" panels.
+        // Values go through the encoder's escaping, whatever text they hold.
+        let build_info = IntGauge::with_opts(
+            Opts::new("build_info", "Build of the running process; always 1.")
+                .const_label("version", &build.version)
+                .const_label("commit", &build.commit),
+        )?;
+        build_info.set(1);
+        registry.register(Box::new(build_info))?;
 
         let labels = ["method", "route", "status"];
         let requests = IntCounterVec::new(
@@ -264,7 +277,7 @@ mod tests {
 
     #[test]
     fn exposition_has_service_label_counter_histogram_and_process_metrics() {
-        let m = Metrics::new("worker-server").unwrap();
+        let m = Metrics::new("worker-server", &BuildInfo::default()).unwrap();
         m.observe_request(&Method::GET, "/health", 200, Duration::from_millis(3));
         m.observe_request(&Method::GET, "/health", 200, Duration::from_millis(30));
         let text = m.render().unwrap();
@@ -304,7 +317,7 @@ mod tests {
 
     #[test]
     fn unusual_methods_share_one_label() {
-        let m = Metrics::new("worker-server").unwrap();
+        let m = Metrics::new("worker-server", &BuildInfo::default()).unwrap();
         let custom = Method::from_bytes(b"PURGE").unwrap();
         m.observe_request(&custom, UNMATCHED_ROUTE, 404, Duration::ZERO);
         let text = m.render().unwrap();
@@ -318,5 +331,44 @@ mod tests {
             Some(1.0),
             "{text}"
         );
+    }
+
+    /// Free text from the build is escaped by the encoder (never breaks the
+    /// exposition) and `service` comes once, from the registry.
+    #[test]
+    fn build_info_lines_are_exact_for_any_value() {
+        let build = |version: &str, commit: &str| BuildInfo {
+            version: version.to_owned(),
+            commit: commit.to_owned(),
+        };
+        let cases = [
+            (
+                BuildInfo::default(),
+                r#"build_info{commit="unknown",version="dev",service="worker-server"} 1"#,
+            ),
+            (
+                build(
+                    "6492e4b1c0de-dirty",
+                    "6492e4b1c0de8f3a9d2b7c4e5f60718293a4b5c6",
+                ),
+                r#"build_info{commit="6492e4b1c0de8f3a9d2b7c4e5f60718293a4b5c6",version="6492e4b1c0de-dirty",service="worker-server"} 1"#,
+            ),
+            (
+                build("v\"1\",x=\"y\"}\n", "a\\b ü"),
+                r#"build_info{commit="a\\b ü",version="v\"1\",x=\"y\"}\n",service="worker-server"} 1"#,
+            ),
+        ];
+        for (build, expected) in cases {
+            let text = Metrics::new("worker-server", &build)
+                .unwrap()
+                .render()
+                .unwrap();
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("build_info"))
+                .collect();
+            assert_eq!(lines, [expected], "{text}");
+            assert!(text.contains("# TYPE build_info gauge\n"), "{text}");
+        }
     }
 }

@@ -17,6 +17,7 @@ pub fn logs() -> &'static Capture {
         let capture = Capture::default();
         let subscriber = worker_server::telemetry::logging::subscriber(
             tracing::level_filters::LevelFilter::INFO,
+            worker_server::config::DEV_VERSION,
             capture.clone(),
         );
         tracing::subscriber::set_global_default(subscriber)

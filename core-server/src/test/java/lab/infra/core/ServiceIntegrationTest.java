@@ -12,6 +12,7 @@ import java.util.Optional;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.test.autoconfigure.actuate.observability.AutoConfigureObservability;
 import org.springframework.boot.test.context.SpringBootTest;
@@ -20,6 +21,8 @@ import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.test.web.server.LocalManagementPort;
 import org.springframework.boot.test.web.server.LocalServerPort;
+
+import lab.infra.core.version.AppVersion;
 
 /**
  * The whole service on real sockets: app port and management port apart, metrics after
@@ -40,12 +43,16 @@ class ServiceIntegrationTest {
     @Value("${chaos.disk.path}")
     private String dataDir;
 
+    // Whatever APP_VERSION/APP_COMMIT this JVM has (VersionIntegrationTest pins them).
+    @Autowired
+    private AppVersion build;
+
     @Test
     void healthOnAppPortReflectsActuator() throws Exception {
         HttpResponse<String> response = get(appPort, "/api/health");
         assertThat(response.statusCode()).isEqualTo(200);
-        assertThat(JSON.readTree(response.body()))
-            .isEqualTo(JSON.readTree("{\"status\":\"UP\",\"service\":\"core-server\"}"));
+        assertThat(JSON.readTree(response.body())).isEqualTo(JSON.createObjectNode().put("status", "UP")
+            .put("service", "core-server").put("version", build.version()).put("commit", build.commit()));
         assertThat(response.headers().firstValue("X-Request-ID")).isPresent();
     }
 
@@ -131,6 +138,8 @@ class ServiceIntegrationTest {
         assertThat(line.get("level").asText()).isEqualTo("info");
         assertThat(line.get("service").asText()).isEqualTo("core-server");
         assertThat(line.get("msg").asText()).isEqualTo("request completed");
+        // The value is that of the first context of this JVM (Logback is set up once); ContractJsonLogFormatterTest pins it.
+        assertThat(line.get("version").asText()).isNotBlank();
         assertThat(line.get("method").asText()).isEqualTo("GET");
         assertThat(line.get("path").asText()).isEqualTo("/api/health");
         assertThat(line.get("status").isInt()).isTrue();

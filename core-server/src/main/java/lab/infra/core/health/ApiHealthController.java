@@ -16,11 +16,14 @@ import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RestController;
 
+import lab.infra.core.version.AppVersion;
+
 /**
  * Public health summary on the app port, so nginx and clients can see service health without
  * reaching the ops port. It reports the aggregate of the "public" health group (every contributor
  * but this replica's readiness and liveness, no details) and maps the status to HTTP with the
- * same mapper Actuator uses (DOWN/OUT_OF_SERVICE -> 503).
+ * same mapper Actuator uses (DOWN/OUT_OF_SERVICE -> 503), with the build that answers (a rolling
+ * deploy shows which replicas already run the new version).
  */
 @RestController
 @Tag(name = "health")
@@ -32,12 +35,14 @@ public class ApiHealthController {
     private final HealthEndpoint healthEndpoint;
     private final HttpCodeStatusMapper statusMapper;
     private final String serviceName;
+    private final AppVersion build;
 
     public ApiHealthController(HealthEndpoint healthEndpoint, HttpCodeStatusMapper statusMapper,
-            @Value("${spring.application.name}") String serviceName) {
+            @Value("${spring.application.name}") String serviceName, AppVersion build) {
         this.healthEndpoint = healthEndpoint;
         this.statusMapper = statusMapper;
         this.serviceName = serviceName;
+        this.build = build;
     }
 
     @GetMapping("/api/health")
@@ -50,14 +55,20 @@ public class ApiHealthController {
     public ResponseEntity<HealthSummary> health() {
         Status status = healthEndpoint.healthForPath(PUBLIC_GROUP).getStatus();
         return ResponseEntity.status(statusMapper.getStatusCode(status))
-            .body(new HealthSummary(status.getCode(), serviceName));
+            .body(new HealthSummary(status.getCode(), serviceName, build.version(), build.commit()));
     }
 
-    @JsonPropertyOrder({"status", "service"})
+    @JsonPropertyOrder({"status", "service", "version", "commit"})
     @Schema(name = "HealthSummary")
     public record HealthSummary(
             @Schema(requiredMode = RequiredMode.REQUIRED, example = "UP",
                     description = "Actuator status: UP, DOWN, OUT_OF_SERVICE or UNKNOWN") String status,
-            @Schema(requiredMode = RequiredMode.REQUIRED, example = "core-server") String service) {
+            @Schema(requiredMode = RequiredMode.REQUIRED, example = "core-server") String service,
+            @Schema(requiredMode = RequiredMode.REQUIRED, example = "6492e4b1c0de",
+                    description = "APP_VERSION of the image (git short commit, -dirty suffix for uncommitted "
+                            + "changes); dev for a developer build") String version,
+            @Schema(requiredMode = RequiredMode.REQUIRED, example = "6492e4b1c0de5f0a9e3b7c1d2f4a6b8c9d0e1f2a",
+                    description = "APP_COMMIT of the image (full git commit); unknown for a developer build")
+            String commit) {
     }
 }

@@ -19,17 +19,20 @@ import org.springframework.boot.logging.structured.JsonWriterStructuredLogFormat
 import org.springframework.core.env.Environment;
 
 import lab.infra.core.requestid.RequestIds;
+import lab.infra.core.version.AppVersion;
 
 /**
  * Logback formatter for the lab's shared log contract: one JSON object per line with
- * {@code ts}, {@code level}, {@code service}, {@code msg}, {@code request_id} (when known),
- * then event fields (SLF4J key/value pairs and other MDC entries), logger, thread and, for
- * errors, the exception.
+ * {@code ts}, {@code level}, {@code service}, {@code version} (APP_VERSION, see {@link AppVersion}),
+ * {@code msg}, {@code request_id} (when known), then event fields (SLF4J key/value pairs and other
+ * MDC entries), logger, thread and, for errors, the exception.
  *
  * <p>Selected with {@code logging.structured.format.console}; Spring Boot instantiates it
  * before the application context, so startup lines are JSON too.
  */
 public class ContractJsonLogFormatter extends JsonWriterStructuredLogFormatter<ILoggingEvent> {
+
+    static final String VERSION = "version";
 
     /** RFC 3339 UTC with exactly three fraction digits (ISO_INSTANT drops zero millis). */
     private static final DateTimeFormatter TS =
@@ -37,21 +40,24 @@ public class ContractJsonLogFormatter extends JsonWriterStructuredLogFormatter<I
 
     // Event fields must not overwrite the contract fields (and JSON must not get duplicate keys).
     private static final Set<String> RESERVED = Set.of("ts", "level", "service", "msg", RequestIds.MDC_KEY,
-            "logger", "thread", "error", "stack_trace");
+            VERSION, "logger", "thread", "error", "stack_trace");
 
     public ContractJsonLogFormatter(Environment environment, ThrowableProxyConverter throwableProxyConverter) {
-        super(members -> members(members, serviceName(environment), throwableProxyConverter), null);
+        super(members -> members(members, serviceName(environment), AppVersion.from(environment).version(),
+                throwableProxyConverter), null);
     }
 
     private static String serviceName(Environment environment) {
         return environment.getProperty("spring.application.name", "core-server");
     }
 
-    private static void members(Members<ILoggingEvent> members, String service,
+    private static void members(Members<ILoggingEvent> members, String service, String version,
             ThrowableProxyConverter throwableProxyConverter) {
         members.add("ts", ILoggingEvent::getInstant).as(ContractJsonLogFormatter::timestamp);
         members.add("level", ILoggingEvent::getLevel).as(ContractJsonLogFormatter::level);
         members.add("service", service);
+        // Before msg, like worker-server: greps such as '"msg":"chaos fault injected","kind":"cpu"' keep working.
+        members.add(VERSION, version);
         members.add("msg", ILoggingEvent::getFormattedMessage);
         members.add(RequestIds.MDC_KEY, event -> event.getMDCPropertyMap().get(RequestIds.MDC_KEY)).whenNotNull();
         members.add().usingPairs(ContractJsonLogFormatter::eventFields);

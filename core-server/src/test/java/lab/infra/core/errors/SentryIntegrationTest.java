@@ -30,9 +30,11 @@ import org.springframework.web.bind.annotation.RestController;
  * Sentry wiring end to end: the real SDK (Spring Boot starter) with its DSN pointing at a real
  * envelope receiver on 127.0.0.1, requests through the real HTTP stack. A 5xx (the chaos errors
  * fault, an unexpected exception) arrives as an event with the exception, {@code service} and
- * {@code request_id} tags, environment and release; 4xx never arrive.
+ * {@code request_id} tags, environment and release ({@code core-server@<APP_VERSION>}); 4xx never arrive.
  */
-@SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT, properties = "management.server.port=0")
+// sentry.release as a stale SENTRY_RELEASE would bind it: the release must still come from APP_VERSION (app.version).
+@SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT, properties = { "management.server.port=0",
+        "app.version=6492e4b1c0de-dirty", "sentry.release=core-server@0.1.0" })
 @Import(SentryIntegrationTest.BoomController.class)
 @DirtiesContext // closes the SDK bound to this receiver; other contexts init their own
 class SentryIntegrationTest {
@@ -130,7 +132,7 @@ class SentryIntegrationTest {
         assertThat(event.path("tags").path("service").asText()).isEqualTo("core-server");
         assertThat(event.path("tags").path("http.status_code").asText()).isEqualTo("500");
         assertThat(event.path("environment").asText()).isEqualTo("lab");
-        assertThat(event.path("release").asText()).startsWith("core-server@");
+        assertThat(event.path("release").asText()).isEqualTo("core-server@6492e4b1c0de-dirty");
         // Request data from Sentry's servlet filter: the URL of the failed request.
         assertThat(event.path("request").path("url").asText()).endsWith("/api/health");
         assertThat(receiver.errors()).isEmpty();

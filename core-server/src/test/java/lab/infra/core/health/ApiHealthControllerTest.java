@@ -16,8 +16,11 @@ import org.springframework.boot.autoconfigure.ImportAutoConfiguration;
 import org.springframework.boot.test.autoconfigure.web.servlet.WebMvcTest;
 import org.springframework.boot.test.context.TestConfiguration;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Import;
 import org.springframework.test.json.JsonCompareMode;
 import org.springframework.test.web.servlet.MockMvc;
+
+import lab.infra.core.version.AppVersionConfiguration;
 
 /**
  * /api/health follows the Actuator "public" health group (not the whole Actuator aggregate): a
@@ -25,10 +28,14 @@ import org.springframework.test.web.servlet.MockMvc;
  * readinessState, which is not a member, does not.
  */
 // The slice has no DataSource and no probe states, so the readiness group's members (db, readinessState) are absent.
-@WebMvcTest(controllers = ApiHealthController.class,
-        properties = "management.endpoint.health.validate-group-membership=false")
+@WebMvcTest(controllers = ApiHealthController.class, properties = {
+        "management.endpoint.health.validate-group-membership=false",
+        "app.version=6492e4b1c0de-dirty", "app.commit=" + ApiHealthControllerTest.COMMIT })
 @ImportAutoConfiguration({ HealthContributorAutoConfiguration.class, HealthEndpointAutoConfiguration.class })
+@Import(AppVersionConfiguration.class)
 class ApiHealthControllerTest {
+
+    static final String COMMIT = "6492e4b1c0de5f0a9e3b7c1d2f4a6b8c9d0e1f2a";
 
     @Autowired
     private MockMvc mvc;
@@ -46,7 +53,7 @@ class ApiHealthControllerTest {
     void upGives200WithServiceNameWhileReadinessIsOutOfService() throws Exception {
         mvc.perform(get("/api/health"))
             .andExpect(status().isOk())
-            .andExpect(content().json("{\"status\":\"UP\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+            .andExpect(content().json(body("UP"), JsonCompareMode.STRICT));
     }
 
     @Test
@@ -54,7 +61,7 @@ class ApiHealthControllerTest {
         indicator.status = Status.DOWN;
         mvc.perform(get("/api/health"))
             .andExpect(status().isServiceUnavailable())
-            .andExpect(content().json("{\"status\":\"DOWN\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+            .andExpect(content().json(body("DOWN"), JsonCompareMode.STRICT));
     }
 
     @Test
@@ -62,7 +69,13 @@ class ApiHealthControllerTest {
         indicator.status = Status.OUT_OF_SERVICE;
         mvc.perform(get("/api/health"))
             .andExpect(status().isServiceUnavailable())
-            .andExpect(content().json("{\"status\":\"OUT_OF_SERVICE\",\"service\":\"core-server\"}", JsonCompareMode.STRICT));
+            .andExpect(content().json(body("OUT_OF_SERVICE"), JsonCompareMode.STRICT));
+    }
+
+    /** The whole body: status, service and the build that answers (from app.version / app.commit). */
+    private static String body(String status) {
+        return "{\"status\":\"" + status + "\",\"service\":\"core-server\","
+                + "\"version\":\"6492e4b1c0de-dirty\",\"commit\":\"" + COMMIT + "\"}";
     }
 
     static class SwitchableHealthIndicator implements HealthIndicator {

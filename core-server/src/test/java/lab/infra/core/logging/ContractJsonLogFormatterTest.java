@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Instant;
 import java.util.Map;
+import java.util.stream.Stream;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
@@ -13,6 +14,9 @@ import ch.qos.logback.classic.spi.LoggingEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.slf4j.event.KeyValuePair;
 import org.springframework.mock.env.MockEnvironment;
 
@@ -22,7 +26,8 @@ class ContractJsonLogFormatterTest {
     private final ObjectMapper json = new ObjectMapper();
     private final LoggerContext loggerContext = new LoggerContext();
     private final ContractJsonLogFormatter formatter = new ContractJsonLogFormatter(
-            new MockEnvironment().withProperty("spring.application.name", "core-server"), converter());
+            new MockEnvironment().withProperty("spring.application.name", "core-server")
+                .withProperty("app.version", "6492e4b1c0de-dirty"), converter());
 
     private ThrowableProxyConverter converter() {
         ThrowableProxyConverter converter = new ThrowableProxyConverter();
@@ -62,14 +67,16 @@ class ContractJsonLogFormatterTest {
         assertThat(node.get("service").asText()).isEqualTo("core-server");
         assertThat(node.get("msg").asText()).isEqualTo("request completed");
         assertThat(node.get("request_id").asText()).isEqualTo("req-1");
+        assertThat(node.get("version").asText()).isEqualTo("6492e4b1c0de-dirty");
         assertThat(node.get("status").isInt()).isTrue();
         assertThat(node.get("status").asInt()).isEqualTo(200);
         assertThat(node.get("duration_ms").isNumber()).isTrue();
         assertThat(node.get("logger").asText()).isEqualTo("lab.infra.core.Sample");
         assertThat(node.get("thread").asText()).isEqualTo("worker-1");
         assertThat(node.has("error")).isFalse();
-        // Starts with the contract fields in contract order.
-        assertThat(line).startsWith("{\"ts\":\"2026-11-26T05:40:01.000Z\",\"level\":\"info\",\"service\":\"core-server\",\"msg\":");
+        // Starts with the contract fields in contract order (version before msg, as in worker-server).
+        assertThat(line).startsWith("{\"ts\":\"2026-11-26T05:40:01.000Z\",\"level\":\"info\",\"service\":\"core-server\","
+                + "\"version\":\"6492e4b1c0de-dirty\",\"msg\":\"request completed\",\"request_id\":\"req-1\",");
     }
 
     @Test
@@ -79,6 +86,33 @@ class ContractJsonLogFormatterTest {
         String line = formatter.format(event);
         assertThat(line.split("\"job_id\"", -1)).hasSize(2);
         assertThat(json.readTree(line).get("job_id").asText()).isEqualTo("from-event");
+    }
+
+    static Stream<Arguments> versions() {
+        return Stream.of(
+            // app.version (APP_VERSION), expected "version" field
+            Arguments.of("6492e4b1c0de", "6492e4b1c0de"),
+            Arguments.of("6492e4b1c0de-dirty", "6492e4b1c0de-dirty"),
+            Arguments.of(null, "dev"),
+            Arguments.of("", "dev"),
+            Arguments.of("v\"1\\\n{}", "v\"1\\\n{}"));
+    }
+
+    /** Every line carries the build, on startup lines (no request) too; odd values are escaped, not dropped. */
+    @ParameterizedTest
+    @MethodSource("versions")
+    void everyLineCarriesTheVersion(String configured, String expected) throws Exception {
+        MockEnvironment environment = new MockEnvironment().withProperty("spring.application.name", "core-server");
+        if (configured != null) {
+            environment.setProperty("app.version", configured);
+        }
+        ContractJsonLogFormatter withVersion = new ContractJsonLogFormatter(environment, converter());
+        LoggingEvent event = event(Map.of("version", "from-mdc"), Level.WARN, "startup", null);
+        event.addKeyValuePair(new KeyValuePair("version", "from-event"));
+
+        String line = withVersion.format(event);
+        assertThat(line.split("\"version\"", -1)).hasSize(2);
+        assertThat(json.readTree(line).get("version").asText()).isEqualTo(expected);
     }
 
     @Test
