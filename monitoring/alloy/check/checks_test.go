@@ -170,33 +170,28 @@ func wantSummary(f *ast.File, what string, get func(summary) []string, want []st
 }
 
 func checkLevelRegexes(f *ast.File) error {
+	exprs, err := stageStrings(f, "stage.regex", "expression")
+	if err != nil {
+		return err
+	}
 	var compiled []*regexp.Regexp
-	for _, process := range blocks(f.Body, "loki.process") {
-		for _, stage := range blocks(process.Body, "stage.regex") {
-			e := attr(stage.Body, "expression")
-			if e == nil {
-				return fmt.Errorf("%s: stage.regex without expression", where(stage))
-			}
-			expr, err := stringValue(e)
-			if err != nil {
-				return err
-			}
-			// Alloy compiles stage.regex with Go's regexp (RE2): the same check as Alloy's.
-			re, err := regexp.Compile(expr)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where(e), err)
-			}
-			if re.SubexpIndex("level") < 0 {
-				return fmt.Errorf("%s: %q has no (?P<level>...) group", where(e), expr)
-			}
-			if re.MatchString(jsonLine) {
-				return fmt.Errorf("%s: %q matches a JSON line and would override its level", where(e), expr)
-			}
-			if !slices.ContainsFunc(samples, func(s sample) bool { return re.MatchString(s.line) }) {
-				return fmt.Errorf("%s: %q matches no sample line", where(e), expr)
-			}
-			compiled = append(compiled, re)
+	for _, st := range exprs {
+		e, expr := st.at, st.value
+		// Alloy compiles stage.regex with Go's regexp (RE2): the same check as Alloy's.
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where(e), err)
 		}
+		if re.SubexpIndex("level") < 0 {
+			return fmt.Errorf("%s: %q has no (?P<level>...) group", where(e), expr)
+		}
+		if re.MatchString(jsonLine) {
+			return fmt.Errorf("%s: %q matches a JSON line and would override its level", where(e), expr)
+		}
+		if !slices.ContainsFunc(samples, func(s sample) bool { return re.MatchString(s.line) }) {
+			return fmt.Errorf("%s: %q matches no sample line", where(e), expr)
+		}
+		compiled = append(compiled, re)
 	}
 	for _, s := range samples {
 		var levels []string
@@ -212,6 +207,32 @@ func checkLevelRegexes(f *ast.File) error {
 	return nil
 }
 
+// stageString is one string attribute of a loki.process stage, with where it stands.
+type stageString struct {
+	at    ast.Expr
+	value string
+}
+
+// stageStrings is the `name` attribute of every `stage` block of every loki.process; a stage
+// without it is an error (Alloy would refuse it too).
+func stageStrings(f *ast.File, stage, name string) ([]stageString, error) {
+	var found []stageString
+	for _, process := range blocks(f.Body, "loki.process") {
+		for _, b := range blocks(process.Body, stage) {
+			e := attr(b.Body, name)
+			if e == nil {
+				return nil, fmt.Errorf("%s: %s without %s", where(b), stage, name)
+			}
+			v, err := stringValue(e)
+			if err != nil {
+				return nil, err
+			}
+			found = append(found, stageString{e, v})
+		}
+	}
+	return found, nil
+}
+
 // Alloy's template stage: Go's text/template with ToLower among its functions; .Value is the
 // extracted value, absent for a line whose format no stage read (an empty result drops it).
 var levelSpellings = []struct {
@@ -223,31 +244,26 @@ var levelSpellings = []struct {
 }
 
 func checkLevelTemplate(f *ast.File) error {
-	for _, process := range blocks(f.Body, "loki.process") {
-		for _, stage := range blocks(process.Body, "stage.template") {
-			e := attr(stage.Body, "template")
-			if e == nil {
-				return fmt.Errorf("%s: stage.template without template", where(stage))
-			}
-			text, err := stringValue(e)
-			if err != nil {
-				return err
-			}
-			tmpl, err := template.New("level").Funcs(template.FuncMap{"ToLower": strings.ToLower}).Parse(text)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where(e), err)
-			}
-			for _, s := range levelSpellings {
-				var out strings.Builder
-				if err := tmpl.Execute(&out, map[string]any{"Value": s.extracted}); err != nil {
-					return fmt.Errorf("%s: level %v: %w", where(e), s.extracted, err)
-				}
-				if out.String() != s.want {
-					return fmt.Errorf("%s: level %v becomes %q, want %q", where(e), s.extracted, out.String(), s.want)
-				}
-			}
-			return nil
+	templates, err := stageStrings(f, "stage.template", "template")
+	if err != nil {
+		return err
+	}
+	for _, st := range templates {
+		e, text := st.at, st.value
+		tmpl, err := template.New("level").Funcs(template.FuncMap{"ToLower": strings.ToLower}).Parse(text)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where(e), err)
 		}
+		for _, s := range levelSpellings {
+			var out strings.Builder
+			if err := tmpl.Execute(&out, map[string]any{"Value": s.extracted}); err != nil {
+				return fmt.Errorf("%s: level %v: %w", where(e), s.extracted, err)
+			}
+			if out.String() != s.want {
+				return fmt.Errorf("%s: level %v becomes %q, want %q", where(e), s.extracted, out.String(), s.want)
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("no stage.template normalises level")
 }
