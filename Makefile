@@ -1,7 +1,7 @@
 # infra-lab. Two commands matter: `make up` (start the lab) and `make test` (run every test).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help up down clean ps logs restart versions images test lint test-unit test-core test-worker test-admin test-cadvisor test-alloy suite report bench logql-parser
+.PHONY: help up down clean ps logs restart deploy rollback versions images test lint test-unit test-core test-worker test-admin test-cadvisor test-alloy suite report bench logql-parser
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,6 +34,12 @@ logs: $(STAMP) ## logs of a service: make logs s=core-1 [f=1 to follow]
 
 restart: $(STAMP) ## restart services one at a time without 5xx: make restart s="core-1 core-2"
 	@$(LAB) restart $(s)
+
+deploy: $(STAMP) ## build a service at a git ref and roll it out, gated: make deploy s=core-server [ref=HEAD~1]
+	@$(LAB) deploy $(s) $(if $(ref),--ref $(ref))
+
+rollback: $(STAMP) ## back to the version the last deploy replaced, no build: make rollback s=core-server
+	@$(LAB) rollback $(s)
 
 versions: $(STAMP) ## the version each service runs and the versions kept for a rollback
 	@$(LAB) versions

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 
+import httpx
 from python_on_whales.exceptions import DockerException
 
-from infralab import bench, rollout, stack, versions
+from infralab import bench, deploy, rollout, stack, versions
 from infralab.components import COMPONENTS
+from infralab.deploy_events import DEPLOY_LOG
 from infralab.endpoints import Endpoints
 from infralab.envfile import ensure_env, read_env
 from infralab.images import ImageError, ImageMode, ImagePlan, resolve_images
@@ -136,6 +139,34 @@ def cmd_restart(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ship(args: argparse.Namespace, what: str, ship: Callable[[Lab, httpx.Client], deploy.Release]) -> int:
+    lab = Lab(_saved_plan(), Endpoints.from_env())
+    try:
+        with lab.endpoints.client() as client:
+            release = ship(lab, client)
+    except deploy.DeployError as exc:
+        say(f"\nmake {what}: {exc}")
+        return 2
+    except deploy.RolledBackError as exc:
+        say(f"\nmake {what} failed and was rolled back: {exc}")
+        return 1
+    except (deploy.GateFailedError, DockerException) as exc:
+        say(
+            f"\nmake {what} failed and the rollback did not finish: {exc}\nsee `make ps`, `make versions`, {DEPLOY_LOG}"
+        )
+        return 1
+    say(f"\n{what} done: {args.service} runs {release.version}")
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    return _ship(args, "deploy", lambda lab, client: deploy.deploy(lab, client, args.service, args.ref, say))
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    return _ship(args, "rollback", lambda lab, client: deploy.rollback(lab, client, args.service, say))
+
+
 def cmd_versions(_: argparse.Namespace) -> int:
     """Per service of the lab's own: the version each container runs and the versions kept as images."""
     plan = _saved_plan()
@@ -176,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     restart.add_argument("services", nargs="+")
     restart.set_defaults(func=cmd_restart)
+    ship = sub.add_parser("deploy", help="build a service at a git ref and roll it out, gated, rolling back on failure")
+    ship.add_argument("service", help="core-server, worker-server, admin-server or nginx (its configuration)")
+    ship.add_argument("--ref", default=None, help="git ref to build (default: the working tree)")
+    ship.set_defaults(func=cmd_deploy)
+    back = sub.add_parser("rollback", help="return a service to the version its last deploy replaced (no build)")
+    back.add_argument("service")
+    back.set_defaults(func=cmd_rollback)
     sub.add_parser("versions", help="running and kept versions of the lab's own services").set_defaults(
         func=cmd_versions
     )

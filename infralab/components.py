@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from infralab.paths import REPO_ROOT, WORK_DIR
@@ -42,6 +42,28 @@ class Component:
     # One of the lab's own services: its images are tagged with the git version of its folder
     # and carry it (APP_VERSION, APP_COMMIT), and the last few are kept for a rollback.
     versioned: bool = False
+    root: Path = REPO_ROOT  # the checkout it is built from (another one for a deploy of a git ref)
+
+    def at(self, root: Path) -> Component:
+        """This component built from another checkout of the repository."""
+
+        def moved(path: Path) -> Path:
+            return root / path.relative_to(self.root)
+
+        build = self.host_build
+        return replace(
+            self,
+            root=root,
+            context=self.context and moved(self.context),
+            host_build=build
+            and replace(
+                build,
+                cwd=moved(build.cwd),
+                artifact=moved(build.artifact),
+                sources=tuple(map(moved, build.sources)),
+                extras=tuple(map(moved, build.extras)),
+            ),
+        )
 
     @property
     def offline_tag(self) -> str:
@@ -54,7 +76,12 @@ class Component:
 
     @property
     def dockerfile(self) -> Path:
-        return OFFLINE_DIR / self.name / "Dockerfile"
+        return self.root / OFFLINE_DIR.relative_to(REPO_ROOT) / self.name / "Dockerfile"
+
+    @property
+    def source_dir(self) -> Path:
+        """Our own service's folder (its Dockerfile for the online path, its version)."""
+        return self.root / self.name
 
 
 def _service(

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from infralab.absence import AbsenceWindow, prove
-from infralab.alerts import Alertmanager, SlackMessage, SlackSink
+from infralab.alerts import NEVER_RESOLVED, Alertmanager, SlackMessage, SlackSink
 from infralab.checklist import POST_RECOVERY_CHECKS, PostRecovery, run_post_recovery_checklist, wait_steady_state
 from infralab.lab import Lab
 from infralab.logs import LogLine, LogSelector, LogSource
@@ -24,7 +24,7 @@ from infralab.prometheus import Prometheus
 from infralab.scenario import FAULT, RECOVERY, Scenario
 from infralab.sentry import SentryEvent, SentrySink
 from infralab.timeline import Timeline
-from infralab.waiting import wait_until
+from infralab.waiting import DeadlineExceededError, wait_until
 
 T = TypeVar("T")
 
@@ -139,12 +139,16 @@ class Drill:
         return self.slack.messages(self._slack_since)
 
     def slack_alert(self, event: str, alertname: str, *, channel: str) -> SlackMessage:
-        message = self.slack.wait_for(
-            alertname, "firing", since=self._slack_since, timeout=self._budget(event, FAULT)
-        ).value
+        try:
+            message = self.slack.wait_for(
+                alertname, "firing", since=self._slack_since, timeout=self._budget(event, FAULT), channel=channel
+            ).value
+        except DeadlineExceededError:
+            elsewhere = {m.channel for m in self.slack_messages() if m.alertname == alertname}
+            raise AssertionError(f"{alertname} did not reach {channel} (it reached: {sorted(elsewhere)})") from None
         self._mark(event, FAULT)
-        assert message.channel == channel, f"{alertname} went to {message.channel}, expected {channel}"
-        self.alerts.append(message)
+        if alertname not in NEVER_RESOLVED:  # an event alert (a deploy) has no resolution to wait for
+            self.alerts.append(message)
         return message
 
     def assert_clients_served(self, client: httpx.Client, path: str = "/api/health", calls: int = 10) -> None:

@@ -10,7 +10,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -106,11 +106,23 @@ class ImagePlan:
         values["COMPOSE_PROFILES"] = ",".join(self.profiles)
         return values
 
-    def save(self) -> None:
-        WORK_DIR.mkdir(exist_ok=True)
-        lines = ["# Written by `make up` (infralab.images): image choices and profiles.", ""]
+    def with_image(self, component: str, image: str, version: str, commit: str) -> ImagePlan:
+        """This plan with one of our own services on another image (a deploy)."""
+        return ImagePlan(
+            tuple(
+                replace(r, image=image, version=version, commit=commit) if r.component == component else r
+                for r in self.resolutions
+            )
+        )
+
+    def write_env(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = ["# Written by `make up` and `make deploy` (infralab): image choices and profiles.", ""]
         lines += [f"{k}={v}" for k, v in sorted(self.env().items())]
-        IMAGES_ENV_FILE.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(lines) + "\n")
+
+    def save(self) -> None:
+        self.write_env(IMAGES_ENV_FILE)
         COMPONENTS_STATE.write_text(json.dumps([asdict(r) for r in self.resolutions], indent=2) + "\n")
 
     @classmethod
@@ -229,6 +241,18 @@ class ImageBuilder:
     def offline(self, component: Component, version: BuildVersion | None = None) -> str:
         self.base()
         return self.offline_image(component, version)
+
+    def online_image(self, component: Component, version: BuildVersion) -> str:
+        """One of our services from its own Dockerfile (official toolchain images), as Compose builds it
+        where a registry answers; `make deploy` builds this way on that path."""
+        log_file = self.logs_dir / f"build-{component.name}.log"
+        tag = f"infralab/{component.name}:{version.version}"
+        args = (f"--build-arg={k}={v}" for k, v in version.build_args.items())
+        result = _docker("build", *args, "-t", tag, str(component.source_dir), log_file=log_file)
+        if result.returncode != 0:
+            raise ImageError(f"{component.name}: image build failed (log {log_file}):\n{_log_tail(log_file)}")
+        prune(f"infralab/{component.name}")
+        return tag
 
     def offline_image(self, component: Component, version: BuildVersion | None = None) -> str:
         """The component's image on the (already built) base; a versioned one is tagged with its version."""

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-from typing import Self
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Self, TypeVar
 
 import httpx
 
 from infralab.jobs import Jobs
+
+T = TypeVar("T")
+
+
+def retried_on_closed_connection(call: Callable[[], T]) -> tuple[T, bool]:
+    """`call`'s result, and whether it took a second attempt.
+
+    nginx closes its idle keep-alive client connections at every graceful reload (each change of the
+    rotation in a deploy). A request written onto such a connection just as it closes gets no answer
+    at all, and HTTP/1.1 clients send it again when that is safe (RFC 9112 9.3.1; browsers and Go's
+    net/http do): callers use this only for idempotent requests, or POSTs with an Idempotency-Key.
+    """
+    try:
+        return call(), False
+    except httpx.RemoteProtocolError:  # "Server disconnected without sending a response"
+        return call(), True
 
 
 class _Background:
@@ -43,15 +63,20 @@ class JobLoad(_Background):
         self.jobs, self.label, self.interval, self.limit = jobs, label, interval, limit
         self.accepted: list[str] = []
         self.refused: list[str] = []
+        self.retried = 0
         super().__init__(f"job-load-{label}")
 
     def _run(self) -> None:
         n = 0
         while n < self.limit and not self._stop.wait(self.interval):
+            item = f"{self.label}-{n}-{id(self)}"
             try:
-                self.accepted.append(self.jobs.submit({"item": f"{self.label}-{n}"}))
+                # The Idempotency-Key makes a second attempt safe: it returns the job the first one created.
+                job, again = retried_on_closed_connection(partial(self.jobs.submit, {"item": item}, key=item))
+                self.accepted.append(job)
+                self.retried += again
             except (AssertionError, httpx.HTTPError) as exc:
-                self.refused.append(str(exc))
+                self.refused.append(f"{type(exc).__name__}: {exc}")
             n += 1
 
 
@@ -76,3 +101,79 @@ class ConcurrentGets(_Background):
                 status = 0  # no answer at all (timeout, reset)
             with self._lock:
                 self.statuses.append(status)
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+class SteadyLoad(_Background):
+    """`rate` requests per second on a fixed schedule, cycling through `requests` (method, path), spread
+    over `threads` clients, for as long as the `with` block lasts (at most `limit` requests).
+
+    Every answer is kept: a failed request is any non-2xx or no answer at all (status 0).
+    """
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        requests: list[tuple[str, str]],
+        *,
+        rate: float = 60,
+        threads: int = 12,
+        limit: int = 60_000,
+    ) -> None:
+        self.client, self.requests, self.rate, self.limit = client, requests, rate, limit
+        if any(method not in IDEMPOTENT for method, _ in requests):
+            raise ValueError("a steady load retries on a closed connection: idempotent requests only")
+        self.answers: list[tuple[str, str, int]] = []
+        self.retried = 0  # second attempts after nginx closed a kept-alive connection (a reload)
+        self.errors: dict[str, int] = {}  # no answer at all, by exception
+        self._lock = threading.Lock()
+        self._count = itertools.count()
+        self.started = self.ended = 0.0
+        super().__init__("steady-load", threads=threads)
+
+    def __enter__(self) -> Self:
+        self.started = time.monotonic()
+        return super().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self.ended = time.monotonic()
+
+    def _run(self) -> None:
+        while True:
+            n = next(self._count)
+            if n >= self.limit:
+                return
+            # The n-th request is due at n / rate: a slow answer delays this thread, not the schedule.
+            if self._stop.wait(max(0.0, self.started + n / self.rate - time.monotonic())):
+                return
+            method, path = self.requests[n % len(self.requests)]
+            again, error = False, ""
+            try:
+                response, again = retried_on_closed_connection(partial(self.client.request, method, path))
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                status, error = 0, type(exc).__name__
+            with self._lock:
+                self.answers.append((method, path, status))
+                self.retried += again
+                if error:
+                    self.errors[error] = self.errors.get(error, 0) + 1
+
+    @property
+    def failed(self) -> list[tuple[str, str, int]]:
+        return [a for a in self.answers if not 200 <= a[2] < 300]
+
+    @property
+    def achieved_rate(self) -> float:
+        return len(self.answers) / max(self.ended - self.started, 1e-9)
+
+    def summary(self) -> str:
+        errors = f", no answer: {self.errors}" if self.errors else ""
+        return (
+            f"{len(self.failed)} failed of {len(self.answers)} requests "
+            f"({self.achieved_rate:.0f}/s over {self.ended - self.started:.0f}s; "
+            f"{self.retried} sent twice after a reload closed the connection{errors})"
+        )

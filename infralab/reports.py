@@ -130,6 +130,7 @@ def _key_metrics(s: Scenario, tl: Timeline) -> list[str]:
         f"| MTTD | {_seconds(mttd)} | `{s.fault_event}` → 첫 신호 `{first.name if first else '—'}` |",
         f"| MTTR | {_seconds(mttr)} | `{s.fault_event}` → `{s.checklist_event}` |",
         f"| 복구 소요 | {_seconds(repair)} | `{s.recovery_event}` → `{s.checklist_event}` |",
+        *(f"| {_cell(name)} | {_cell(value)} | 드릴이 잰 값 |" for name, value in tl.figures.items()),
         "",
     ]
 

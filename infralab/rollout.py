@@ -74,11 +74,11 @@ def restart(
         say(f"{service}: healthy after {time.monotonic() - started:.0f}s")
         if service in peers:
             group, port = peers[service]
-            _wait_back_in_rotation(lab, client, service, port, PROBE_PATHS[group], rotation_timeout)
+            wait_back_in_rotation(lab, client, service, port, PROBE_PATHS[group], rotation_timeout)
             say(f"{service}: nginx routes to it again after {time.monotonic() - started:.0f}s")
 
 
-def _wait_back_in_rotation(lab: Lab, client: httpx.Client, service: str, port: int, path: str, timeout: float) -> None:
+def wait_back_in_rotation(lab: Lab, client: httpx.Client, service: str, port: int, path: str, timeout: float) -> None:
     routed = LogSelector("nginx", fields={"upstream_addr": f"{lab.address(service)}:{port}", "upstream_status": "200"})
     logs, since = ContainerLogs(lab), datetime.now(UTC)
 

@@ -14,7 +14,8 @@ from infralab import versions
 from infralab.components import ALL_PROFILES, COMPONENTS
 from infralab.envfile import read_env
 from infralab.images import ImageError, ImagePlan, Source
-from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, REPO_ROOT, WORK_DIR
+from infralab.nginx_config import NginxConfig, NginxConfigRefusedError
+from infralab.paths import COMPOSE_FILE, ENV_FILE, IMAGES_ENV_FILE, NGINX_DIR, REPO_ROOT, WORK_DIR
 from infralab.waiting import DeadlineExceededError, wait_until
 
 PROJECT = "infralab"  # the lab `make up` runs
@@ -28,10 +29,17 @@ class StackError(RuntimeError):
     """The lab did not become healthy; the message names the container and its last logs."""
 
 
-def compose_client(plan: ImagePlan, project: str = PROJECT, *, profiles: tuple[str, ...] | None = None) -> DockerClient:
+def compose_client(
+    plan: ImagePlan,
+    project: str = PROJECT,
+    *,
+    profiles: tuple[str, ...] | None = None,
+    images_env: Path = IMAGES_ENV_FILE,
+) -> DockerClient:
+    """Compose of the lab; `images_env` other than the saved plan's: a deploy's replica on its new image."""
     return DockerClient(
         compose_files=[COMPOSE_FILE],
-        compose_env_files=[ENV_FILE, IMAGES_ENV_FILE],
+        compose_env_files=[ENV_FILE, images_env],
         compose_profiles=list(plan.profiles if profiles is None else profiles),
         compose_project_name=project,
         compose_project_directory=REPO_ROOT,
@@ -43,6 +51,7 @@ class ServiceState:
     service: str
     state: str  # running, exited, missing, ...
     health: str  # healthy, starting, unhealthy, none
+    restarts: int = 0  # how often Docker restarted this container (its restart policy)
 
     @property
     def ready(self) -> bool:
@@ -50,7 +59,8 @@ class ServiceState:
 
     @property
     def broken(self) -> bool:
-        return self.health == "unhealthy" or self.state in ("exited", "dead")
+        # restarting: it exited and Docker starts it again (a crash loop never turns healthy)
+        return self.health == "unhealthy" or self.state in ("exited", "dead", "restarting")
 
 
 def service_states(client: DockerClient, services: tuple[str, ...]) -> dict[str, ServiceState]:
@@ -65,7 +75,9 @@ def service_states(client: DockerClient, services: tuple[str, ...]) -> dict[str,
             states[service] = ServiceState(service, "missing", "none")
             continue
         health = found.state.health.status if found.state.health else "none"
-        states[service] = ServiceState(service, found.state.status or "unknown", health or "none")
+        states[service] = ServiceState(
+            service, found.state.status or "unknown", health or "none", found.restart_count or 0
+        )
     return states
 
 
@@ -82,19 +94,30 @@ def _progress_line(states: dict[str, ServiceState], total: int) -> str:
     return f"healthy {total - len(waiting)}/{total}" + (f"; waiting for {pending}" if pending else "")
 
 
-def _not_healthy(client: DockerClient, states: dict[str, ServiceState], headline: str) -> StackError:
+def _not_healthy(
+    client: DockerClient, states: dict[str, ServiceState], headline: str, restarts: int | None = None
+) -> StackError:
     """Name the broken containers (else the ones still waiting) with their last log lines."""
-    culprits = [s for s in states.values() if s.broken] or [s for s in states.values() if not s.ready]
+    culprits = [s for s in states.values() if _broken(s, restarts)] or [s for s in states.values() if not s.ready]
     details = "\n".join(
-        f"--- {s.service}: {s.state}/{s.health}; last log lines:\n{_last_logs(client, s.service)}" for s in culprits
+        f"--- {s.service}: {s.state}/{s.health}, restarted {s.restarts}x; last log lines:\n"
+        f"{_last_logs(client, s.service)}"
+        for s in culprits
     )
     names = ", ".join(s.service for s in culprits) or "(no container state could be read)"
     return StackError(f"{headline}: {names}\n{details}")
 
 
-def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, timeout: float = 300) -> float:
+def _broken(state: ServiceState, restarts: int | None) -> bool:
+    return state.broken or (restarts is not None and state.restarts > restarts)
+
+
+def wait_healthy(
+    client: DockerClient, services: tuple[str, ...], log: Log, *, timeout: float = 300, restarts: int | None = None
+) -> float:
     """Poll until every service is healthy, printing progress as states change; fail fast on
-    an unhealthy or exited container, naming it with its last log lines."""
+    an unhealthy or exited container, naming it with its last log lines. `restarts`: for new
+    containers, more restarts than that is a crash loop (Docker restarts it too fast to see it exited)."""
     start = time.monotonic()
     last_states: dict[str, ServiceState] = {}
     last_line = ""
@@ -106,7 +129,7 @@ def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, t
         if line != last_line:
             log(f"[{time.monotonic() - start:5.1f}s] {line}")
             last_line = line
-        done = all(s.ready for s in states.values()) or any(s.broken for s in states.values())
+        done = all(s.ready for s in states.values()) or any(_broken(s, restarts) for s in states.values())
         return states if done else None
 
     try:
@@ -114,8 +137,8 @@ def wait_healthy(client: DockerClient, services: tuple[str, ...], log: Log, *, t
     except DeadlineExceededError:
         states = last_states
     elapsed = time.monotonic() - start
-    if any(not s.ready for s in states.values()) or (services and not states):
-        raise _not_healthy(client, states, f"lab not healthy after {elapsed:.0f}s")
+    if any(not s.ready or _broken(s, restarts) for s in states.values()) or (services and not states):
+        raise _not_healthy(client, states, f"lab not healthy after {elapsed:.0f}s", restarts)
     return elapsed
 
 
@@ -258,18 +281,22 @@ def orphaned_volumes(project: str = PROJECT, env_file: Path = ENV_FILE) -> list[
 
 
 # Bind-mounted configuration changes do not recreate containers: `make up` reloads them
-# in place (each reload validates first and keeps the old configuration on error).
+# in place (each reload validates first and keeps the old configuration on error). nginx serves
+# a tested copy of its folder (nginx_config.py).
 RELOADS = {
-    "nginx": ["nginx", "-s", "reload"],
     "prometheus": ["wget", "-qO", "/dev/null", "--post-data=", "http://127.0.0.1:9090/prometheus/-/reload"],
     "alertmanager": ["wget", "-qO", "/dev/null", "--post-data=", "http://127.0.0.1:9093/alertmanager/-/reload"],
 }
 
 
 def reload_configs(client: DockerClient, log: Log) -> None:
+    try:
+        NginxConfig(client.compose.ps(["nginx"])[0].name).apply(NGINX_DIR)
+    except NginxConfigRefusedError as exc:
+        raise StackError(f"nginx/ was not applied: {exc}") from exc
     for service, command in RELOADS.items():
         client.compose.execute(service, command, tty=False)
-    log(f"configuration reloaded: {', '.join(RELOADS)}")
+    log(f"configuration reloaded: nginx, {', '.join(RELOADS)}")
 
 
 def down(plan: ImagePlan, *, project: str = PROJECT, volumes: bool = False) -> None:

@@ -23,7 +23,12 @@ class Event:
 class Timeline:
     scenario: str
     events: list[Event] = field(default_factory=list)
+    # Measured numbers a drill reports beside its events ("failed requests": "0 of 9120 (52/s)").
+    figures: dict[str, str] = field(default_factory=dict)
     _start: float = field(default_factory=time.monotonic)
+
+    def figure(self, name: str, value: str) -> None:
+        self.figures[name] = value
 
     def mark(self, name: str, *, slo: float | None = None, since: str | None = None) -> Event:
         if not self.events:  # offsets count from the first event (the fault), not from setup

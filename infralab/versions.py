@@ -47,6 +47,11 @@ def source_version(folder: Path, repo: Path = REPO_ROOT) -> BuildVersion:
     return BuildVersion(commit[:12] + ("-dirty" if dirty else ""), commit)
 
 
+def is_release(version: str) -> bool:
+    """A clean commit's version: its image, once built, never changes (a -dirty one may)."""
+    return bool(VERSION_TAG.match(version)) and not version.endswith("-dirty")
+
+
 def kept_versions(repository: str) -> list[str]:
     """Version tags of `repository` (infralab/core-server), newest first."""
     images = docker.image.list(repository)
@@ -71,7 +76,12 @@ def prune(repository: str, keep: int = KEEP) -> list[str]:
     return removed
 
 
+def image_label(image: str, name: str) -> str | None:
+    """An OCI label of an image: version (APP_VERSION), revision (APP_COMMIT)."""
+    labels = docker.image.inspect(image).config.labels or {}
+    return labels.get(f"org.opencontainers.image.{name}")
+
+
 def running_version(container: Container) -> str:
     """The version a container runs: its image's OCI version label (set from APP_VERSION)."""
-    labels = docker.image.inspect(container.image).config.labels or {}
-    return labels.get("org.opencontainers.image.version", "?")
+    return image_label(container.image, "version") or "?"

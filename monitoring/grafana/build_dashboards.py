@@ -294,8 +294,21 @@ PROJECT_VARIABLE: Json = {
 ERROR_LEVELS = "error|crit|alert|emerg|fatal|panic"
 
 
+# A deploy (or rollback) marker: a (service, version) that appears on a replica (`instance`: core's
+# two replicas are marked one by one in a rolling deploy). From build_info{service,version,commit},
+# which every replica exports. "New" = there now, not a minute ago: a one-minute region from the
+# first scrape of the new version. A restart of the same version leaves a scrape gap that looks just
+# like that, so a marker also needs a second version on that replica within 5 minutes: a restart,
+# an OOM kill or a Prometheus outage marks nothing, nor does the lab's start (one version only).
+DEPLOY_MARKERS = (
+    "(max by (service, version, instance) (build_info)"
+    " unless max by (service, version, instance) (build_info offset 1m))"
+    " and on (instance) (count by (instance) (count by (instance, version) (max_over_time(build_info[5m]))) > 1)"
+)
+
 # Faults on every dashboard's graphs: admin-server's fault-control plane and the services' own
 # chaos contract. Series exist once a fault has been injected (admin) or from start (chaos, 0).
+# And deploys, above.
 ANNOTATIONS: list[Json] = [
     {
         "builtIn": 1,
@@ -328,6 +341,18 @@ ANNOTATIONS: list[Json] = [
         "titleFormat": "chaos {{kind}}",
         "textFormat": "{{kind}} in {{service}} ({{instance}})",
         "tagKeys": "kind,service,instance",
+        "useValueForTime": False,
+    },
+    {
+        "name": "Deploys",
+        "datasource": PROMETHEUS,
+        "enable": True,
+        "iconColor": "blue",
+        "expr": DEPLOY_MARKERS,
+        "step": "10s",
+        "titleFormat": "deploy {{service}} {{version}}",
+        "textFormat": "{{service}} {{version}} on {{instance}}",
+        "tagKeys": "service,version,instance",
         "useValueForTime": False,
     },
 ]

@@ -89,3 +89,32 @@ def test_an_earlier_labs_database_volume_without_its_env_is_refused(tmp_path: Pa
     finally:
         docker.volume.remove(volume)
     assert orphaned_volumes(project, tmp_path / "missing.env") == []
+
+
+# A version that cannot start, under Docker's restart policy: it is "running" again within moments of
+# each exit, so a poll seldom sees it exited.
+CRASH_LOOP = f"""
+services:
+  crashing:
+    image: {BASE_IMAGE}
+    command: ["sh", "-c", "echo 'Could not resolve placeholder DATABASE_URL' && sleep 1 && exit 1"]
+    restart: unless-stopped
+    init: true
+    healthcheck: {{test: ["CMD", "true"], interval: 30s, start_period: 60s}}
+"""
+
+
+def test_a_new_container_in_a_crash_loop_fails_at_its_first_restart(lab_images: ImagePlan, tmp_path: Path) -> None:
+    assert lab_images.services
+    client = _project(tmp_path, CRASH_LOOP, "infralab-test-crash")
+    client.compose.up(detach=True, quiet=True)
+    try:
+        with pytest.raises(StackError) as failure:
+            wait_healthy(client, ("crashing",), lambda _: None, timeout=50, restarts=0)
+    finally:
+        client.compose.down(timeout=1)
+    message = str(failure.value)
+    assert "lab not healthy after" in message
+    assert int(message.split("after ")[1].split("s")[0]) < 30, message  # at the restart, not the deadline
+    assert "restarted 0x" not in message
+    assert "Could not resolve placeholder DATABASE_URL" in message

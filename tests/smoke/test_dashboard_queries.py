@@ -35,6 +35,10 @@ _FAULT_LABELS = (
 EVENT_ONLY: dict[tuple[str, str, str], str] = {
     (ANY_DASHBOARD, "annotation: Faults (admin-server)", "Anno"): "an annotation marks a fault while one is active",
     (ANY_DASHBOARD, "annotation: Chaos (in-service)", "Anno"): "an annotation marks a chaos fault while one is active",
+    (ANY_DASHBOARD, "annotation: Deploys", "Anno"): (
+        "a deploy marker lasts a minute after a replica's version changed (make deploy, a rollback); "
+        "tests/static/test_dashboard_config.py runs it on made-up scrapes"
+    ),
     ("experiments", "Faults active by type and target", "A"): _FAULT_LABELS,
     ("experiments", "Fault state by type and target", "A"): _FAULT_LABELS,
     ("worker-ext-api", "toxiproxy bytes/s by proxy", "A"): (

@@ -3,7 +3,9 @@
 Twice: against alertmanager.yml read here (fast, every rule pair in the table), and in a
 throwaway Alertmanager of the lab's image fed through amtool, so the real matcher semantics
 decide (an empty-value matcher such as `slo=""` matching an alert without the label).
-The labels are those the promtool cases pin (monitoring/prometheus/tests/).
+The labels are those the promtool cases pin (monitoring/prometheus/tests/), and for the deploy
+alerts the ones `make deploy` posts (DeployFinished, DeployRolledBack: no Prometheus rule). The
+real Alertmanager also shows how it groups the deploy alerts and to which receivers.
 """
 
 from __future__ import annotations
@@ -73,6 +75,25 @@ MTAIL_OOM_KILLED = {
 }
 CORE_1_OOM_KILLED = {**MTAIL_OOM_KILLED, "name": "infralab-core-1-1", "container": "core-1", "service": "core-server"}
 WATCHDOG = {"alertname": "Watchdog", "severity": "warning", "service": "prometheus"}
+# lab-alerts.test.yml: a bad core-server version that crashes on start makes these.
+CORE_ALL_REPLICAS_DOWN = {"alertname": "CoreServerAllReplicasDown", "severity": "critical", "service": "core-server"}
+CORE_1_DOWN = {
+    "alertname": "CoreReplicaDown",
+    "severity": "warning",
+    "job": "core-server",
+    "instance": "core-1:8081",
+    "service": "core-server",
+    "container": "core-1",
+}
+# What make deploy posts to Alertmanager's API (docs/observability/alerting.md#deploy-rolled-back).
+DEPLOY_FINISHED = {
+    "alertname": "DeployFinished",
+    "severity": "info",
+    "service": "core-server",
+    "version": "0123456789ab",
+}
+DEPLOY_ROLLED_BACK = {**DEPLOY_FINISHED, "alertname": "DeployRolledBack", "severity": "warning"}
+DEPLOY_ALERTS = [DEPLOY_FINISHED, DEPLOY_ROLLED_BACK]
 PROMETHEUS_RELOAD_FAILED = {
     "alertname": "PrometheusConfigReloadFailed",
     "severity": "critical",
@@ -99,9 +120,14 @@ def _matches(matcher: str, labels: dict[str, str]) -> bool:
     return found if op == "=~" else not found
 
 
+def _inhibit_rules() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = yaml.safe_load((ALERTMANAGER_DIR / "alertmanager.yml").read_text())["inhibit_rules"]
+    return rules
+
+
 def _inhibits(source: dict[str, str], target: dict[str, str]) -> list[int]:
     """The (1-based) inhibit rules under which a firing `source` mutes `target`."""
-    rules = yaml.safe_load((ALERTMANAGER_DIR / "alertmanager.yml").read_text())["inhibit_rules"]
+    rules = _inhibit_rules()
     hits = []
     for number, rule in enumerate(rules, start=1):
         assert set(rule) <= {"source_matchers", "target_matchers", "equal"}, f"rule {number}: old-style keys"
@@ -132,11 +158,24 @@ def _inhibits(source: dict[str, str], target: dict[str, str]) -> list[int]:
         (CORE_1_OOM_KILLED, MTAIL_DOWN, False),
         # The heartbeat is never muted.
         (PROMETHEUS_RELOAD_FAILED, WATCHDOG, False),
+        # A crashing new version: its critical mutes the replica warning, never the rollback.
+        (CORE_ALL_REPLICAS_DOWN, CORE_1_DOWN, True),
+        (CORE_ALL_REPLICAS_DOWN, DEPLOY_ROLLED_BACK, False),
+        (CORE_ALL_REPLICAS_DOWN, DEPLOY_FINISHED, False),
     ],
     ids=lambda value: value["alertname"] if isinstance(value, dict) else str(value),
 )
 def test_inhibit_rules_pair_the_real_alerts(source: dict[str, str], target: dict[str, str], muted: bool) -> None:
     assert bool(_inhibits(source, target)) is muted
+
+
+@pytest.mark.parametrize("target", DEPLOY_ALERTS, ids=lambda alert: alert["alertname"])
+def test_no_inhibit_rule_targets_a_deploy_alert(target: dict[str, str]) -> None:
+    # Whatever the source: a rollback is news even while its service's critical fires.
+    targeting = [
+        n for n, r in enumerate(_inhibit_rules(), start=1) if all(_matches(m, target) for m in r["target_matchers"])
+    ]
+    assert targeting == []
 
 
 # --- the same question to a real Alertmanager -------------------------------------------------
@@ -218,3 +257,43 @@ def test_alertmanager_mutes_the_disk_warning_only_while_the_critical_fires(alert
     _until(lambda: _state(alertmanager, AVAILABILITY_FAST_BURN["alertname"]) == "active", "the SLO alert arrives")
     # Inhibition is evaluated on every query: a few checks over 2 s would catch it.
     hold_for(lambda: _stays_active(alertmanager, "DiskFillingUp"), duration=2, interval=0.5)
+
+
+def test_alertmanager_keeps_a_rollback_active_while_its_services_critical_fires(alertmanager: Container) -> None:
+    _add(alertmanager, CORE_ALL_REPLICAS_DOWN)
+    _add(alertmanager, CORE_1_DOWN)
+    _add(alertmanager, DEPLOY_ROLLED_BACK)
+    # The critical does mute a warning of its service: the source works.
+    _until(lambda: _state(alertmanager, "CoreReplicaDown") == "suppressed", "the critical inhibits CoreReplicaDown")
+    hold_for(lambda: _stays_active(alertmanager, "DeployRolledBack"), duration=2, interval=0.5)
+
+
+def _groups(container: Container) -> list[tuple[str, str, str]]:
+    """(receiver, alertname, version) of every aggregation group, sorted."""
+    out = docker.execute(container, ["wget", "-qO-", "http://127.0.0.1:9093/api/v2/alerts/groups"])
+    return sorted(
+        (g["receiver"]["name"], g["labels"].get("alertname", ""), g["labels"].get("version", ""))
+        for g in json.loads(str(out))
+    )
+
+
+def test_alertmanager_groups_deploys_per_version_and_sends_a_rollback_to_warning_too(
+    alertmanager: Container,
+) -> None:
+    _add(alertmanager, DEPLOY_FINISHED)
+    _add(alertmanager, {**DEPLOY_FINISHED, "version": "fedcba987654"})
+    _add(alertmanager, DEPLOY_ROLLED_BACK)
+    # Alertmanager groups an alert when it receives it: two deploys are two notifications, a
+    # finished deploy goes to #lab-deploys only, a rollback to #lab-warning too.
+    expected = [
+        ("slack-deploys", "DeployFinished", "0123456789ab"),
+        ("slack-deploys", "DeployFinished", "fedcba987654"),
+        ("slack-deploys", "DeployRolledBack", "0123456789ab"),
+        ("slack-warning", "DeployRolledBack", "0123456789ab"),
+    ]
+
+    def grouped() -> list[tuple[str, str, str]] | None:
+        groups = _groups(alertmanager)
+        return groups if len(groups) >= len(expected) else None
+
+    assert wait_until(grouped, timeout=20, what="a group per deploy and receiver").value == expected

@@ -16,10 +16,10 @@ def test_nginx_accepts_the_configuration(image_of: Callable[[str], str], repo: P
     htpasswd.write_text("ops:{PLAIN}x\n")
     output = docker.run(
         image_of("nginx"),
-        ["nginx", "-T"],  # test, then dump the configuration it loaded
+        # Test, then dump the configuration it loaded, from where nginx/run.sh starts it.
+        ["sh", "-c", "cp -R /etc/nginx/source /etc/nginx/live && nginx -T -c /etc/nginx/live/nginx.conf"],
         volumes=[
-            (repo / "nginx" / "nginx.conf", "/etc/nginx/nginx.conf", "ro"),
-            (repo / "nginx" / "lab", "/etc/nginx/lab", "ro"),
+            (repo / "nginx", "/etc/nginx/source", "ro"),
             (htpasswd, "/run/secrets/ops_htpasswd", "ro"),
         ],
         # The fixed upstream names come from compose's extra_hosts at run time.

@@ -202,8 +202,8 @@ def test_every_expression_in_the_json_is_found() -> None:
         if PROVISIONED.get((t.get("datasource") or p.get("datasource") or {}).get("uid")) == "prometheus"
     )
     assert len([q for q in queries if q.kind == "panel"]) == panel_targets
-    # The two fault annotations on each dashboard, one query per label_values() variable.
-    assert len([q for q in queries if q.kind == "annotation"]) == 2 * len(DASHBOARDS)
+    # The two fault annotations and the deploy markers on each dashboard, one query per label_values() variable.
+    assert len([q for q in queries if q.kind == "annotation"]) == 3 * len(DASHBOARDS)
     assert {q.panel for q in queries if q.kind == "variable"} == {
         "variable: service",
         "variable: route",
@@ -221,6 +221,16 @@ def test_every_dashboard_annotates_faults() -> None:
     for dashboard in DASHBOARDS:
         exprs = {a.get("expr") for a in dashboard.annotations()}
         assert {"infralab_fault_active == 1", "chaos_fault_active == 1"} <= exprs, dashboard.uid
+
+
+def test_every_dashboard_marks_deploys_by_service_version_and_replica() -> None:
+    for dashboard in DASHBOARDS:
+        (deploys,) = [a for a in dashboard.annotations() if a.get("name") == "Deploys"]
+        assert "build_info" in deploys["expr"], dashboard.uid
+        # The marker names what its series carry: the expression keeps exactly these labels.
+        assert "max by (service, version, instance) (build_info)" in deploys["expr"], dashboard.uid
+        named = set(re.findall(r"\{\{(\w+)\}\}", deploys["titleFormat"] + deploys["textFormat"]))
+        assert named | set(deploys["tagKeys"].split(",")) == {"service", "version", "instance"}, dashboard.uid
 
 
 def test_service_red_is_templated_on_service_from_the_recording_rule() -> None:

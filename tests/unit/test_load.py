@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from infralab.load import ConcurrentGets
+from infralab.load import ConcurrentGets, SteadyLoad, retried_on_closed_connection
 from infralab.waiting import wait_until
 
 pytestmark = pytest.mark.unit
@@ -49,3 +49,36 @@ def test_concurrent_gets_stop_when_the_block_ends(client: httpx.Client) -> None:
     assert not any(thread.is_alive() for thread in load._threads)
     assert len(load.statuses) == after_exit < 100_000
     assert set(load.statuses) == {503}
+
+
+def test_a_steady_load_keeps_its_schedule_and_every_answer(client: httpx.Client) -> None:
+    with SteadyLoad(client, [("GET", "/ok"), ("GET", "/busy")], rate=100, threads=4, limit=60) as load:
+        wait_until(lambda: len(load.answers) >= 60, timeout=30, interval=0.05, what="60 calls")
+    assert len(load.answers) == 60
+    assert [status for _, _, status in load.failed] == [503] * 30
+    assert load.achieved_rate <= 110  # the schedule, not as fast as the server answers
+    assert "30 failed of 60 requests" in load.summary()
+
+
+def test_a_steady_load_is_idempotent_requests_only(client: httpx.Client) -> None:
+    with pytest.raises(ValueError, match="idempotent requests only"):
+        SteadyLoad(client, [("POST", "/ok")])
+
+
+def test_a_request_on_a_closed_connection_is_sent_once_more() -> None:
+    calls: list[int] = []
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return 200
+
+    assert retried_on_closed_connection(flaky) == (200, True)
+    assert retried_on_closed_connection(lambda: 201) == (201, False)
+
+    def refused() -> int:
+        raise httpx.ConnectError("connection refused")
+
+    with pytest.raises(httpx.ConnectError):  # nginx gone is a failure, never retried
+        retried_on_closed_connection(refused)
