@@ -71,7 +71,7 @@ class Release:
 class Gates:
     healthy_timeout: float = 180  # a JVM start on 2 busy cores takes ~60 s
     routed_timeout: float = 30
-    window: float = 20  # the observation window of the slo gate
+    window: float = 10  # the observation window of the slo gate (at 60 requests/s, ~300 reach the replica)
     probe_interval: float = 0.2  # the deploy's own requests during the window, beside everyone else's
     reading_interval: float = 2  # how often the window's access log is read
     min_requests: int = 20
@@ -248,7 +248,8 @@ class Rollout:
     @contextmanager
     def _planned_downtime(self, replica: str, release: Release) -> Iterator[None]:
         """A replaced container's target-down alert is the deploy's own doing: silenced while it is
-        replaced (at most its health deadline), expired as soon as it is healthy or failed."""
+        replaced, expired once it is healthy and the alert is gone. A failed one keeps the silence until
+        it ends by itself (its health deadline and a minute): the rollback replaces that container anyway."""
         alertmanager = self.events.alertmanager
         if alertmanager is None:
             yield
@@ -260,11 +261,9 @@ class Rollout:
             by="make deploy",
             comment=f"{replica} is being replaced by {release.service} {release.version}",
         )
-        try:
-            yield
-        finally:
-            self._wait_quiet(replica)
-            alertmanager.expire(silence)
+        yield  # a failed replacement keeps its silence: the rollback replaces the container again
+        self._wait_quiet(replica)
+        alertmanager.expire(silence)
 
     def _wait_quiet(self, replica: str) -> None:
         """Until its target is scraped again and no target-down alert of it is pending or firing: a

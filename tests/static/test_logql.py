@@ -62,6 +62,11 @@ _PROVISIONING = re.compile(r"\$\$|\$\{[^}]*\}|\$\w+")
 COMPUTED_ARGUMENTS = {
     "body['request_id']": SAMPLE_REQUEST_ID,  # scenarios/test_nginx_502.py: the 502's own id
     "f'{lab.address(service)}:{port}'": "172.30.0.21:8080",  # infralab/rollout.py: a peer's address
+    "address": "10.77.10.11:8080",  # infralab/deploy.py: the replica the slo gate reads
+    "replica": "core-1",  # scenarios/test_deploy_core.py: each replica in turn
+    "f'{replica} logs its start on the new version'": "core-1 logs its start on the new version",
+    "new.version": "0123456789ab",  # scenarios/test_deploy_core.py: the version a drill ships
+    "bad.version": "0123456789ab-dirty",
 }
 # LogSelector calls that only forward their caller's arguments (harvested at the call sites).
 FORWARDING = {"infralab/drill.py": "drill.log_line(), harvested in scenarios/"}

@@ -139,7 +139,7 @@ DEPLOY_LABELS = ["service=core-server", "version=0123456789ab"]
         (["alertname=TelemetrySourceDown", "severity=warning", "service=nginx", "container=mtail"], "slack-warning"),
         # A finished deploy is news for #lab-deploys only; a rollback must be looked at (#lab-warning too).
         (["alertname=DeployFinished", "severity=info", *DEPLOY_LABELS], "slack-deploys"),
-        (["alertname=DeployRolledBack", "severity=warning", *DEPLOY_LABELS], "slack-deploys,slack-warning"),
+        (["alertname=DeployRolledBack", "severity=warning", *DEPLOY_LABELS], "slack-deploys,slack-deploy-warning"),
     ],
 )
 def test_alertmanager_routes(image_of: Callable[[str], str], tmp_path: Path, labels: list[str], receiver: str) -> None:
