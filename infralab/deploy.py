@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
 
 from infralab import versions
 from infralab.alerts import Alertmanager
@@ -45,7 +46,7 @@ from infralab.waiting import DeadlineExceededError, wait_until
 
 Log = Callable[[str], None]
 DEPLOY_DIR = WORK_DIR / "deploy"
-WORKTREE = DEPLOY_DIR / "worktree"  # one checkout for every ref: its build caches stay warm
+WORKTREE = DEPLOY_DIR / "worktree"  # one checkout for every ref: Cargo's target stays warm
 KEPT_BUILD_CACHES = ("/worker-server/target/",)
 # The /api SLO (monitoring/prometheus/rules/slo.yml): 99.5% without a 5xx, 99% within 500 ms.
 SLO_MAX_ERROR_RATIO = 0.005
@@ -77,6 +78,9 @@ class Gates:
     min_requests: int = 20
     max_error_ratio: float = SLO_MAX_ERROR_RATIO
     max_p99: float = SLO_P99_SECONDS
+
+
+STEP_ERRORS = (DockerException, httpx.HTTPError, ValueError, LookupError, NginxConfigRefusedError)
 
 
 class DeployError(RuntimeError):
@@ -115,15 +119,21 @@ def current(plan: ImagePlan, component: Component) -> Release:
 
 
 def _git(*args: str, cwd: Path = REPO_ROOT) -> str:
-    result = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=120)
+    try:
+        result = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        raise DeployError(f"git {' '.join(args)} did not finish in 120 s") from None
     if result.returncode != 0:
         raise DeployError(f"git {' '.join(args)}: {(result.stderr or result.stdout).strip()}")
     return result.stdout.strip()
 
 
 def checkout(ref: str) -> Path:
-    """The deploy worktree at `ref` (a detached, clean checkout; ignored build outputs stay)."""
-    commit = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    """The deploy worktree at `ref`: a detached, clean checkout (only Cargo's target survives, see below)."""
+    try:
+        commit = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    except DeployError:
+        raise DeployError(f"not a commit in this repository: {ref!r}") from None
     if not (WORKTREE / ".git").exists():
         _git("worktree", "prune")
         WORKTREE.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +196,7 @@ class Rollout:
         try:
             for replica in self.component.services:
                 replaced.append(replica)
-                self._replace(replica, release, observe=True)
+                self._replace_or_fail(replica, release, observe=True)
                 self.events.event("replica_swapped", f"{replica} runs {release.version}", replica=replica)
         except GateFailedError as failure:
             self.events.event(
@@ -206,7 +216,7 @@ class Rollout:
     def _roll_back(self, replaced: list[str], previous: Release) -> None:
         for replica in reversed(replaced):
             try:
-                self._replace(replica, previous, observe=False)
+                self._replace_or_fail(replica, previous, observe=False)
             except GateFailedError as failure:
                 self.events.event(
                     "rollback_failed", f"{replica} did not come back on {previous.version}: the lab needs a person",
@@ -214,6 +224,14 @@ class Rollout:
                 )  # fmt: skip
                 raise
             self.events.event("replica_swapped", f"{replica} runs {previous.version} again", replica=replica)
+
+    def _replace_or_fail(self, replica: str, release: Release, *, observe: bool) -> None:
+        try:
+            self._replace(replica, release, observe=observe)
+        except STEP_ERRORS as exc:
+            # Not a gate's verdict but a step that broke (Docker, nginx, Alertmanager, a probe timing out on
+            # a version too slow to answer): handled like a failed gate.
+            raise GateFailedError("step", replica, f"{type(exc).__name__}: {exc}") from exc
 
     def _replace(self, replica: str, release: Release, *, observe: bool) -> None:
         peers = balanced_peers(UPSTREAMS_CONF.read_text())
@@ -251,9 +269,6 @@ class Rollout:
         replaced, expired once it is healthy and the alert is gone. A failed one keeps the silence until
         it ends by itself (its health deadline and a minute): the rollback replaces that container anyway."""
         alertmanager = self.events.alertmanager
-        if alertmanager is None:
-            yield
-            return
         silence = alertmanager.silence(
             {"container": replica},
             regex={"alertname": TARGET_DOWN_ALERTS},
@@ -266,8 +281,8 @@ class Rollout:
         alertmanager.expire(silence)
 
     def _wait_quiet(self, replica: str) -> None:
-        """Until its target is scraped again and no target-down alert of it is pending or firing: a
-        silence expired earlier would let the alert's notification out after all."""
+        """Until no target-down alert of it is pending or firing (its target is scraped again): a silence
+        expired earlier would let the alert's notification out after all."""
         selector = f'container="{replica}", alertname=~"{TARGET_DOWN_ALERTS}"'
         expr = f"count(ALERTS{{{selector}}}) or vector(0)"
         try:
@@ -281,7 +296,8 @@ class Rollout:
         answers its first requests slowly (classes load, the JIT has compiled nothing), and the slo gate
         would measure that instead of the version."""
         urls = " ".join(f"http://127.0.0.1:{port}{path}" for path in paths)
-        loop = f"for i in $(seq {WARM_UP_ROUNDS}); do for u in {urls}; do curl -s -o /dev/null $u; done; done"
+        curl = "curl -s -o /dev/null --max-time 5"
+        loop = f"for i in $(seq {WARM_UP_ROUNDS}); do for u in {urls}; do {curl} $u; done; done; true"
         started = time.monotonic()
         self.lab.container(replica).execute(["sh", "-c", loop])
         self.events.say(f"{replica}: warmed up ({WARM_UP_ROUNDS} rounds in {time.monotonic() - started:.0f}s)")
@@ -378,6 +394,13 @@ def deploy(
     with deploy_lock():
         previous = current(lab.plan, component)
         source = lab.plan.by_component()[component.name].source
+        at = component.at(REPO_ROOT if ref is None else checkout(ref))
+        if versions.source_version(at.source_dir, repo=at.root).version == previous.version:
+            raise DeployError(
+                f"{service} already runs {previous.version}: nothing to deploy"
+                + (" (a changed working tree keeps the -dirty tag of the running image: commit the change, so the"
+                   " image a rollback returns to stays as it is)" if previous.version.endswith("-dirty") else "")
+            )  # fmt: skip
         try:
             release = build(component, ref, source, say)
         except ImageError as exc:
@@ -393,30 +416,42 @@ def rollback(lab: Lab, client: httpx.Client, service: str, say: Log, *, gates: G
         version = previous_version(component.name, running.version)
         image = f"infralab/{component.name}:{version}"
         release = Release(component.name, image, version, versions.image_label(image, "revision") or "unknown")
-        return _roll_out(lab, client, component, release, running, say, gates or Gates())
+        return _roll_out(lab, client, component, release, running, say, gates or Gates(), rollback=True)
 
 
 def _roll_out(
-    lab: Lab, client: httpx.Client, component: Component, release: Release, previous: Release, say: Log, gates: Gates
+    lab: Lab,
+    client: httpx.Client,
+    component: Component,
+    release: Release,
+    previous: Release,
+    say: Log,
+    gates: Gates,
+    *,
+    rollback: bool = False,
 ) -> Release:
     with lab.endpoints.ops_client() as ops:
-        events = DeployEvents(component.name, previous.version, release.version, say, Alertmanager(ops))
+        events = DeployEvents(component.name, previous.version, release.version, say, Alertmanager(ops), rollback)
         Rollout(lab, client, component, gates, events).run(release, previous)
     return release
 
 
 def previous_version(service: str, running: str) -> str:
-    """What the last finished deploy of `service` to `running` replaced, if its image is kept."""
-    kept = versions.kept_versions(f"infralab/{service}")
-    for record in reversed(read_deploy_log()):
-        if record.get("component") == service and record.get("event") == "finished":
+    """What the last deploy of `service` to `running` replaced, if its image is kept; else the newest
+    kept image older than the running one that no deploy had to roll back."""
+    kept = versions.kept_versions(f"infralab/{service}")  # newest first
+    records = [r for r in read_deploy_log() if r.get("component") == service]
+    for record in reversed(records):
+        if record.get("event") == "finished" and not record.get("rollback"):
             if record.get("to_version") == running and record.get("from_version") in kept:
                 return str(record["from_version"])
             break
-    others = [v for v in kept if v != running]
-    if not others:
-        raise DeployError(f"no other image of {service} is kept (kept: {', '.join(kept) or 'none'})")
-    return others[0]
+    rejected = {r.get("to_version") for r in records if r.get("event") == "rolled_back"}
+    older = kept[kept.index(running) + 1 :] if running in kept else kept
+    candidates = [v for v in older if v not in rejected]
+    if not candidates:
+        raise DeployError(f"no older image of {service} to return to (kept, newest first: {', '.join(kept) or 'none'})")
+    return candidates[0]
 
 
 def deploy_nginx(lab: Lab, ref: str | None, say: Log) -> Release:

@@ -25,7 +25,7 @@ ROLLBACK_RUNBOOK = "docs/observability/alerting.md#deploy-rolled-back"
 # How long each event alert stays active (it ends by itself).
 FINISHED_FOR = timedelta(minutes=5)
 ROLLED_BACK_FOR = timedelta(minutes=30)
-ERROR_EVENTS = frozenset({"gate_failed", "rolled_back", "rollback_failed", "failed"})
+ERROR_EVENTS = frozenset({"gate_failed", "rolled_back", "rollback_failed"})
 
 
 def read_deploy_log() -> list[dict[str, Any]]:
@@ -41,7 +41,8 @@ class DeployEvents:
     from_version: str
     to_version: str
     say: Callable[[str], None]
-    alertmanager: Alertmanager | None  # None: no notification (the lab's alert path is not up)
+    alertmanager: Alertmanager
+    rollback: bool = False  # `make rollback`: its finished record is not a deploy a later rollback undoes
     records: list[dict[str, Any]] = field(default_factory=list)
 
     def event(self, event: str, msg: str, **fields: Any) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class DeployEvents:
 
     def finished(self, seconds: float) -> None:
         summary = f"{self.service} {self.to_version} deployed (was {self.from_version})"
-        self.event("finished", summary, duration_s=round(seconds, 1))
+        self.event("finished", summary, duration_s=round(seconds, 1), rollback=self.rollback)
         self._notify("DeployFinished", "info", summary, f"every gate passed in {seconds:.0f}s", FINISHED_FOR)
 
     def rolled_back(self, seconds: float, gate: str, evidence: str) -> None:
@@ -90,8 +91,6 @@ class DeployEvents:
         lasts: timedelta,
         runbook: str = DEPLOY_RUNBOOK,
     ) -> None:
-        if self.alertmanager is None:
-            return
         now = datetime.now(UTC)
         self.alertmanager.post(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from functools import partial
 from typing import Self, TypeVar
@@ -26,7 +27,8 @@ def retried_on_closed_connection(call: Callable[[], T]) -> tuple[T, bool]:
     """
     try:
         return call(), False
-    except httpx.RemoteProtocolError:  # "Server disconnected without sending a response"
+    # "Server disconnected without sending a response", or the reset of a socket closed with the request unread.
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
         return call(), True
 
 
@@ -64,12 +66,13 @@ class JobLoad(_Background):
         self.accepted: list[str] = []
         self.refused: list[str] = []
         self.retried = 0
+        self.run_id = uuid.uuid4().hex[:12]  # Idempotency-Keys live in the database: unique per load
         super().__init__(f"job-load-{label}")
 
     def _run(self) -> None:
         n = 0
         while n < self.limit and not self._stop.wait(self.interval):
-            item = f"{self.label}-{n}-{id(self)}"
+            item = f"{self.label}-{n}-{self.run_id}"
             try:
                 # The Idempotency-Key makes a second attempt safe: it returns the job the first one created.
                 job, again = retried_on_closed_connection(partial(self.jobs.submit, {"item": item}, key=item))

@@ -59,8 +59,7 @@ class ServiceState:
 
     @property
     def broken(self) -> bool:
-        # restarting: it exited and Docker starts it again (a crash loop never turns healthy)
-        return self.health == "unhealthy" or self.state in ("exited", "dead", "restarting")
+        return self.health == "unhealthy" or self.state in ("exited", "dead")
 
 
 def service_states(client: DockerClient, services: tuple[str, ...]) -> dict[str, ServiceState]:
@@ -109,7 +108,10 @@ def _not_healthy(
 
 
 def _broken(state: ServiceState, restarts: int | None) -> bool:
-    return state.broken or (restarts is not None and state.restarts > restarts)
+    """`restarts` given (a new container): restarting or restarted more often than that is a crash loop."""
+    if restarts is None:
+        return state.broken
+    return state.broken or state.state == "restarting" or state.restarts > restarts
 
 
 def wait_healthy(

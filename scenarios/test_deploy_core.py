@@ -90,7 +90,7 @@ SCENARIOS = {
         hypothesis=(
             f"A new core-server version rolls out one replica at a time under {RATE} requests/s and a job every "
             "0.5 s: each replica leaves nginx's rotation before it stops and rejoins only after its gates "
-            "(healthy, routed, 5xx ratio and p99 over 20 s). No request fails, no job is lost, build_info shows "
+            "(healthy, routed, 5xx ratio and p99 over 10 s). No request fails, no job is lost, build_info shows "
             "the new version on both replicas and #lab-deploys gets DeployFinished. `make rollback` then returns "
             "to the previous version the same way, again without a failed request."
         ),

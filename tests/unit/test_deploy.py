@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from infralab import deploy, deploy_events
@@ -14,10 +15,13 @@ from infralab.changes import commit_change, replacing
 from infralab.components import COMPONENTS
 from infralab.deploy import DeployError, Gates, deployable, previous_version, replica_verdict
 from infralab.deploy_events import DeployEvents
+from infralab.endpoints import Endpoints
 from infralab.images import ImagePlan, Resolution, Source
+from infralab.lab import Lab
 from infralab.nginx_config import out_of_rotation, set_serving
 from infralab.paths import REPO_ROOT
 from infralab.rollout import UPSTREAMS_CONF
+from infralab.versions import BuildVersion
 
 pytestmark = pytest.mark.unit
 
@@ -89,15 +93,20 @@ def test_only_our_own_services_are_deployable() -> None:
 
 
 def test_rollback_returns_to_what_the_last_deploy_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
-    finished = {"component": "core-server", "event": "finished", "from_version": "aaaaaaaaaaaa"}
-    monkeypatch.setattr(deploy, "read_deploy_log", lambda: [{**finished, "to_version": "bbbbbbbbbbbb"}])
-    monkeypatch.setattr(deploy.versions, "kept_versions", lambda _: ["bbbbbbbbbbbb", "cccccccccccc", "aaaaaaaaaaaa"])
-    assert previous_version("core-server", "bbbbbbbbbbbb") == "aaaaaaaaaaaa"
-    # Running something else than the last deploy shipped: the newest other kept image.
-    assert previous_version("core-server", "cccccccccccc") == "bbbbbbbbbbbb"
-    monkeypatch.setattr(deploy.versions, "kept_versions", lambda _: ["bbbbbbbbbbbb"])
-    with pytest.raises(DeployError, match="no other image of core-server is kept"):
-        previous_version("core-server", "bbbbbbbbbbbb")
+    a, b, c, d = (letter * 12 for letter in "abcd")
+    log = [{"component": "core-server", "event": "finished", "from_version": a, "to_version": b}]
+    monkeypatch.setattr(deploy, "read_deploy_log", lambda: log)
+    monkeypatch.setattr(deploy.versions, "kept_versions", lambda _: [d, c, b, a])  # newest first
+    assert previous_version("core-server", b) == a
+    # Running something the log does not explain: the newest kept image older than it, never a newer one.
+    assert previous_version("core-server", c) == b
+    # A version a deploy had to roll back is never a target.
+    log.append({"component": "core-server", "event": "rolled_back", "to_version": b})
+    assert previous_version("core-server", c) == a
+    # A rollback's own "finished" does not make a second rollback undo it.
+    log.append({"component": "core-server", "event": "finished", "from_version": c, "to_version": a, "rollback": True})
+    with pytest.raises(DeployError, match="no older image of core-server"):
+        previous_version("core-server", a)
 
 
 def test_a_component_is_built_from_another_checkout(tmp_path: Path) -> None:
@@ -171,3 +180,18 @@ def test_a_change_is_a_commit_on_no_branch() -> None:
     assert branches.strip() == ""
     with pytest.raises(ValueError, match="found it 0 times"):
         commit_change({path: replacing("no such line", "x")}, "unit test")
+
+
+def test_a_deploy_of_the_running_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    running = deploy.Release("core-server", "infralab/core-server:aaaaaaaaaaaa-dirty", "aaaaaaaaaaaa-dirty", "a")
+    monkeypatch.setattr(deploy, "current", lambda *_: running)
+    monkeypatch.setattr(deploy.versions, "source_version", lambda *_, **__: BuildVersion("aaaaaaaaaaaa-dirty", "a"))
+    plan = ImagePlan(tuple(Resolution(c.name, "x", Source.OFFLINE) for c in COMPONENTS))
+    lab = Lab(plan, Endpoints("http://127.0.0.1:9", "ops", "x", "x"))
+    with pytest.raises(DeployError, match=r"already runs aaaaaaaaaaaa-dirty: nothing to deploy .*commit the change"):
+        deploy.deploy(lab, httpx.Client(), "core-server", None, lambda _: None)
+
+
+def test_an_unknown_ref_is_named() -> None:
+    with pytest.raises(DeployError, match="not a commit in this repository: 'no-such-ref'"):
+        deploy.checkout("no-such-ref")
