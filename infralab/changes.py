@@ -12,6 +12,9 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from infralab import deploy
+from infralab.components import Component
+from infralab.lab import Lab
 from infralab.paths import REPO_ROOT
 
 Edit = Callable[[str], str]
@@ -50,3 +53,14 @@ def commit_change(edits: Mapping[str, Edit | str], message: str, *, base: str = 
             return _git("rev-parse", "HEAD", cwd=tree)
         finally:
             _git("worktree", "remove", "--force", str(tree))
+
+
+def say(message: str) -> None:
+    """A deploy step as `make deploy` prints it, in the drill's captured output."""
+    print(f"[deploy] {message}", flush=True)
+
+
+def built(lab: Lab, component: Component, edits: Mapping[str, Edit | str], message: str) -> deploy.Release:
+    """The image of a change, built before the drill starts (its deploy then finds the image kept)."""
+    sha = commit_change(edits, message)
+    return deploy.build(component, sha, lab.plan.by_component()[component.name].source, say)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -47,7 +48,10 @@ from infralab.waiting import DeadlineExceededError, wait_until
 Log = Callable[[str], None]
 DEPLOY_DIR = WORK_DIR / "deploy"
 WORKTREE = DEPLOY_DIR / "worktree"  # one checkout for every ref: Cargo's target stays warm
-KEPT_BUILD_CACHES = ("/worker-server/target/",)
+# Build outputs a checkout keeps between refs, seeded from the repository's own build the first time
+# (only the profile the images use): the crates.io dependencies are compiled already, and only the
+# worker's own crate is (a cold release build takes minutes on 2 cores; seeded, about 15 s).
+KEPT_BUILD_CACHES = {"/worker-server/target/": "worker-server/target/release"}
 # The /api SLO (monitoring/prometheus/rules/slo.yml): 99.5% without a 5xx, 99% within 500 ms.
 SLO_MAX_ERROR_RATIO = 0.005
 SLO_P99_SECONDS = 0.5
@@ -144,7 +148,20 @@ def checkout(ref: str) -> Path:
     # ref no longer has (a migration of another ref would ship in this one's jar). Cargo's target
     # stays: it tracks its sources itself, and a cold release build takes minutes.
     _git("clean", "-ffdxq", *(f"--exclude={keep}" for keep in KEPT_BUILD_CACHES), cwd=WORKTREE)
+    for seed in KEPT_BUILD_CACHES.values():
+        seed_build_cache(REPO_ROOT / seed, WORKTREE / seed)
     return WORKTREE
+
+
+def seed_build_cache(source: Path, target: Path) -> None:
+    """A copy of `source` at `target` unless `target` is there already (then it is the checkout's own)."""
+    if target.exists() or not source.is_dir():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".seeding")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial, symlinks=True)
+    partial.rename(target)  # a copy cut short is never taken for a cache
 
 
 def build(component: Component, ref: str | None, source: Source, say: Log) -> Release:
@@ -218,10 +235,7 @@ class Rollout:
             try:
                 self._replace_or_fail(replica, previous, observe=False)
             except GateFailedError as failure:
-                self.events.event(
-                    "rollback_failed", f"{replica} did not come back on {previous.version}: the lab needs a person",
-                    replica=replica, gate=failure.gate, evidence=failure.evidence,
-                )  # fmt: skip
+                self.events.rollback_failed(replica, failure.gate, failure.evidence)
                 raise
             self.events.event("replica_swapped", f"{replica} runs {previous.version} again", replica=replica)
 

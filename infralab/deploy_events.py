@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from infralab.alerts import Alertmanager
 from infralab.paths import WORK_DIR
 
@@ -22,10 +24,12 @@ DEPLOY_LOG = WORK_DIR / "deploys.jsonl"
 # Each notification's runbook link (repository-relative, like the Prometheus rules' runbook_url).
 DEPLOY_RUNBOOK = "docs/infra-components/ci-cd.md#배포"
 ROLLBACK_RUNBOOK = "docs/observability/alerting.md#deploy-rolled-back"
+ROLLBACK_FAILED_RUNBOOK = "docs/observability/alerting.md#deploy-rollback-failed"
 # How long each event alert stays active (it ends by itself).
 FINISHED_FOR = timedelta(minutes=5)
 ROLLED_BACK_FOR = timedelta(minutes=30)
-ERROR_EVENTS = frozenset({"gate_failed", "rolled_back", "rollback_failed"})
+ROLLBACK_FAILED_FOR = timedelta(hours=1)  # a person is on it by then, or it is paged again by the next deploy
+ERROR_EVENTS = frozenset({"gate_failed", "rolled_back", "rollback_failed", "notify_failed"})
 
 
 def read_deploy_log() -> list[dict[str, Any]]:
@@ -82,6 +86,23 @@ class DeployEvents:
             runbook=ROLLBACK_RUNBOOK,
         )
 
+    def rollback_failed(self, replica: str, gate: str, evidence: str) -> None:
+        """The previous version did not come back either: the service may be down, a person must act."""
+        self.event(
+            "rollback_failed", f"{replica} did not come back on {self.from_version}: the lab needs a person",
+            replica=replica, gate=gate, evidence=evidence,
+        )  # fmt: skip
+        first_lines = "\n".join(evidence.splitlines()[:6])
+        self._notify(
+            "DeployRollbackFailed",
+            "critical",
+            f"{self.service}: the rollback from {self.to_version} to {self.from_version} failed on {replica}",
+            f"gate {gate} failed while {replica} went back to {self.from_version}; the rollback stopped there.\n"
+            f"{first_lines}",
+            ROLLBACK_FAILED_FOR,
+            runbook=ROLLBACK_FAILED_RUNBOOK,
+        )
+
     def _notify(
         self,
         alertname: str,
@@ -92,20 +113,23 @@ class DeployEvents:
         runbook: str = DEPLOY_RUNBOOK,
     ) -> None:
         now = datetime.now(UTC)
-        self.alertmanager.post(
-            {
-                "labels": {
-                    "alertname": alertname,
-                    "service": self.service,
-                    "severity": severity,
-                    "version": self.to_version,
-                },
-                "annotations": {
-                    "summary": summary,
-                    "description": description,
-                    "runbook_url": runbook,
-                },
-                "startsAt": now.isoformat(),
-                "endsAt": (now + lasts).isoformat(),
-            }
-        )
+        alert: dict[str, Any] = {
+            "labels": {
+                "alertname": alertname,
+                "service": self.service,
+                "severity": severity,
+                "version": self.to_version,
+            },
+            "annotations": {
+                "summary": summary,
+                "description": description,
+                "runbook_url": runbook,
+            },
+            "startsAt": now.isoformat(),
+            "endsAt": (now + lasts).isoformat(),
+        }
+        try:
+            self.alertmanager.post(alert)
+        except httpx.HTTPError as exc:
+            # The deploy's outcome stands either way; a lost notification is said, not raised.
+            self.event("notify_failed", f"{alertname} did not reach Alertmanager: {exc}", alertname=alertname)

@@ -14,7 +14,7 @@ import pytest
 
 from infralab import deploy
 from infralab.absence import NoLogLine, NoSentryEvents, NoSlack
-from infralab.changes import Edit, commit_change, replacing
+from infralab.changes import Edit, built, replacing, say
 from infralab.deploy_events import read_deploy_log
 from infralab.drill import Drill
 from infralab.jobs import Jobs
@@ -43,10 +43,6 @@ NOTHING_CRITICAL = NotExpected(
 )
 
 
-def _log(message: str) -> None:
-    print(f"[deploy] {message}", flush=True)
-
-
 def _version_on_both(version: str) -> str:
     return f'count(build_info{{job="core-server", version="{version}"}})'
 
@@ -64,9 +60,7 @@ def background() -> Iterator[ThreadPoolExecutor]:
 
 
 def build(lab: Lab, change: Mapping[str, Edit | str], message: str) -> deploy.Release:
-    """The image of a change, built before the drill starts (the deploy then finds it kept)."""
-    sha = commit_change(change, message)
-    return deploy.build(CORE, sha, lab.plan.by_component()[CORE.name].source, _log)
+    return built(lab, CORE, change, message)
 
 
 def _rolled_back(future: Future[deploy.Release]) -> deploy.RolledBackError:
@@ -166,7 +160,7 @@ def test_rolling_deploy_and_rollback_fail_no_request(
     )
     with SteadyLoad(lab_http, TRAFFIC, rate=RATE) as load, JobLoad(jobs, label="deploy-rolling") as job_load:
         drill.fault_by_hand()
-        deploy.deploy(lab, lab_http, CORE.name, new.commit, _log)
+        deploy.deploy(lab, lab_http, CORE.name, new.commit, say)
         drill.timeline.mark("deploy finished")
         drill.timeline.figure("deploy duration", f"{drill.timeline.between(FAULT, 'deploy finished'):.0f}s")
         drill.metric("new version on both replicas in Prometheus", _version_on_both(new.version), lambda v: v == 2)
@@ -176,7 +170,7 @@ def test_rolling_deploy_and_rollback_fail_no_request(
             )
         drill.slack_alert("DeployFinished in #lab-deploys", "DeployFinished", channel="#lab-deploys")
         drill.timeline.mark("rollback started")  # make rollback s=core-server
-        deploy.rollback(lab, lab_http, CORE.name, _log)
+        deploy.rollback(lab, lab_http, CORE.name, say)
         drill.timeline.mark("rollback finished")
         drill.timeline.figure(
             "rollback duration", f"{drill.timeline.between('rollback started', 'rollback finished'):.0f}s"
@@ -217,7 +211,7 @@ def test_version_that_never_becomes_healthy_is_rolled_back(
     )
     with SteadyLoad(lab_http, TRAFFIC, rate=RATE) as load, JobLoad(jobs, label="deploy-unhealthy"):
         drill.fault_by_hand()
-        shipping = background.submit(deploy.deploy, lab, lab_http, CORE.name, bad.commit, _log)
+        shipping = background.submit(deploy.deploy, lab, lab_http, CORE.name, bad.commit, say)
         drill.metric(
             "core-1's target down in Prometheus", 'up{job="core-server", instance="core-1:8081"}', lambda v: v == 0
         )
@@ -228,13 +222,190 @@ def test_version_that_never_becomes_healthy_is_rolled_back(
             "the crash in core-1's log (gate evidence)",
             lambda: "'url' must start with" in (e := _gate_failure(drill, "healthy")) and e,
         )
-        _log(f"gate evidence: {evidence[:300]}")
+        say(f"gate evidence: {evidence[:300]}")
         drill.slack_alert("DeployRolledBack in #lab-warning", "DeployRolledBack", channel="#lab-warning")
         drill.slack_alert("DeployRolledBack in #lab-deploys", "DeployRolledBack", channel="#lab-deploys")
         drill.metric(
             "previous version on both replicas in Prometheus", _version_on_both(running.version), lambda v: v == 2
         )
         drill.recover()  # the deploy rolled back by itself: nothing left to revert
+    drill.timeline.figure("failed requests", load.summary())
+    assert not load.failed, f"requests failed during the deploy: {load.failed[:10]}"
+    drill.wait_until("every job finished", lambda: not jobs.unfinished(), reference=RECOVERY)
+    drill.recovered()
+
+
+SCENARIOS |= {
+    "test_version_failing_a_route_is_caught_by_the_slo_gate": Scenario(
+        name="deploy-route-500",
+        hypothesis=(
+            "A core-server version whose job list (GET /api/jobs) throws (it filters by a job status the code "
+            "does not have) passes its healthy gate and its warm-up (health and stats only), rejoins the "
+            "rotation and answers clients' list requests with 500. Within its observation window the slo gate "
+            "sees the 5xx ratio over the SLO and ends the window early; the deploy rolls back. The errors are "
+            "counted by Micrometer, logged by core-1 and reported to Sentry with the bad version's release; "
+            "DeployRolledBack reaches #lab-warning; it was too short for any 5xx-ratio alert."
+        ),
+        fault='make deploy s=core-server ref=<HEAD with JobStatus.valueOf("CANCELLED") in the list route>',
+        slo={
+            "core-1 logs the exception on the bad version": 180,
+            "500s on /api/jobs in Micrometer": 180,
+            "IllegalArgumentException in Sentry with the bad release": 180,
+            "DeployRolledBack in #lab-warning": 300,
+            "previous version on both replicas in Prometheus": 300,
+            "every job finished": 120,
+        },
+        signals={
+            SignalKind.METRIC: Expected("500s on /api/jobs in Micrometer"),
+            SignalKind.LOG: Expected("core-1 logs the exception on the bad version"),
+            SignalKind.SENTRY: Expected("IllegalArgumentException in Sentry with the bad release"),
+            SignalKind.SLACK: Expected("DeployRolledBack in #lab-warning"),
+        },
+        absences=(
+            NotExpected(
+                "the gate ends the window at its first reading over the SLO: too short for the 5xx-ratio alerts",
+                NoSlack(channels=("#lab-critical",), alerts=("HighErrorRatio", "EntryPoint5xxRatioHigh")),
+            ),
+        ),
+        graphs=GRAPHS,
+        runbook="docs/observability/alerting.md#deploy-rolled-back",
+    ),
+    "test_failing_migration_stops_the_deploy_before_traffic": Scenario(
+        name="deploy-failing-migration",
+        hypothesis=(
+            "A core-server version with a Flyway migration whose second statement is invalid SQL fails its "
+            "migration at start on the first replica, out of nginx's rotation: PostgreSQL rolls the migration's "
+            "transaction back (the schema and flyway_schema_history are unchanged), the healthy gate fails, the "
+            "deploy rolls back and the old version keeps serving without a 5xx."
+        ),
+        fault="make deploy s=core-server ref=<HEAD with V3__job_notes.sql: CREATE TABLE ...; ALTER TABLE ... DEFAULT;>",
+        slo={
+            "core-1's target down in Prometheus": 60,
+            "the failed migration in core-1's log (gate evidence)": 240,
+            "DeployRolledBack in #lab-warning": 300,
+            "previous version on both replicas in Prometheus": 300,
+            "every job finished": 120,
+        },
+        signals={
+            SignalKind.METRIC: Expected("core-1's target down in Prometheus"),
+            SignalKind.LOG: Expected("the failed migration in core-1's log (gate evidence)"),
+            SignalKind.SENTRY: NotExpected(
+                "the migration fails while Spring starts, before the Sentry SDK is set up",
+                NoSentryEvents(("core-server",)),
+            ),
+            SignalKind.SLACK: Expected("DeployRolledBack in #lab-warning"),
+        },
+        absences=(
+            NotExpected("the failing replica is out of rotation: clients get no 5xx", API_5XX),
+            NOTHING_CRITICAL,
+        ),
+        graphs=GRAPHS,
+        runbook="docs/observability/alerting.md#deploy-rolled-back",
+    ),
+}
+
+CONTROLLER = "core-server/src/main/java/lab/infra/core/jobs/JobController.java"
+# Not among the warm-up's paths (deploy.WARM_UP_PATHS): its first requests come from clients, through the slo gate.
+LIST = ("GET", "/api/jobs?limit=5")
+MIGRATION = "core-server/src/main/resources/db/migration/V3__job_notes.sql"
+BROKEN_MIGRATION = """-- Notes on jobs. The second statement is invalid SQL (a DEFAULT without a value).
+CREATE TABLE job_notes (job_id bigint PRIMARY KEY, note text NOT NULL);
+ALTER TABLE jobs ADD COLUMN note_count integer NOT NULL DEFAULT;
+"""
+SCHEMA = (
+    "select (select string_agg(version || ':' || success, ',' order by installed_rank) from flyway_schema_history)"
+    " || ' job_notes=' || coalesce(to_regclass('public.job_notes')::text, 'absent')"
+)
+
+
+def _schema(lab: Lab) -> str:
+    return str(lab.container("postgres").execute(["psql", "-U", "core", "-d", "core", "-tAc", SCHEMA])).strip()
+
+
+def test_version_failing_a_route_is_caught_by_the_slo_gate(
+    drill: Drill,
+    lab: Lab,
+    lab_http: httpx.Client,
+    jobs: Jobs,
+    running: deploy.Release,
+    background: ThreadPoolExecutor,
+) -> None:
+    bad = build(
+        lab,
+        {
+            CONTROLLER: replacing(
+                "JobStatus statusFilter = null;", 'JobStatus statusFilter = JobStatus.valueOf("CANCELLED");'
+            )
+        },
+        "core-server: list cancelled jobs by default (a status the code does not have)",
+    )
+    with SteadyLoad(lab_http, [*TRAFFIC, LIST], rate=RATE) as load, JobLoad(jobs, label="deploy-route-500"):
+        drill.fault_by_hand()
+        shipping = background.submit(deploy.deploy, lab, lab_http, CORE.name, bad.commit, say)
+        # First what disappears with the bad container: its own log line.
+        drill.log_line(
+            "core-1 logs the exception on the bad version", "core-1", "unhandled exception", version=bad.version
+        )
+        rolled_back = _rolled_back(shipping)
+        assert rolled_back.failure.gate == "slo", rolled_back
+        drill.timeline.figure("deploy + automatic rollback", f"{rolled_back.seconds:.0f}s")
+        drill.metric(
+            "500s on /api/jobs in Micrometer",
+            # The bad container's counter (gone with it): its highest value over the drill. The exception
+            # reached an @ExceptionHandler, so Micrometer's `exception` tag is "none"; Sentry names it.
+            'max(max_over_time(http_server_requests_seconds_count{job="core-server", instance="core-1:8081",'
+            ' uri="/api/jobs", status="500", outcome="SERVER_ERROR"}[5m]))',
+            lambda v: v > 0,
+        )
+        event = drill.sentry_event(
+            "IllegalArgumentException in Sentry with the bad release",
+            "core-server",
+            exception_type="IllegalArgumentException",
+        )
+        assert event.release == f"core-server@{bad.version}", event.release
+        drill.slack_alert("DeployRolledBack in #lab-warning", "DeployRolledBack", channel="#lab-warning")
+        drill.metric(
+            "previous version on both replicas in Prometheus", _version_on_both(running.version), lambda v: v == 2
+        )
+        drill.recover()  # the deploy rolled back by itself
+    # What clients saw of the bad version: 500s on its broken route only, while it was in the rotation.
+    drill.timeline.figure("failed requests", load.summary())
+    assert load.failed, "no client saw the bad version's 500: the drill did not test the slo gate"
+    assert {(path, status) for _, path, status in load.failed} <= {(LIST[1], 500)}, load.failed[:10]
+    drill.wait_until("every job finished", lambda: not jobs.unfinished(), reference=RECOVERY)
+    drill.recovered()
+
+
+def test_failing_migration_stops_the_deploy_before_traffic(
+    drill: Drill,
+    lab: Lab,
+    lab_http: httpx.Client,
+    jobs: Jobs,
+    running: deploy.Release,
+    background: ThreadPoolExecutor,
+) -> None:
+    bad = build(lab, {MIGRATION: BROKEN_MIGRATION}, "core-server: notes on jobs (V3 migration)")
+    schema_before = _schema(lab)
+    assert "job_notes=absent" in schema_before, schema_before
+    with SteadyLoad(lab_http, TRAFFIC, rate=RATE) as load, JobLoad(jobs, label="deploy-migration"):
+        drill.fault_by_hand()
+        shipping = background.submit(deploy.deploy, lab, lab_http, CORE.name, bad.commit, say)
+        drill.metric(
+            "core-1's target down in Prometheus", 'up{job="core-server", instance="core-1:8081"}', lambda v: v == 0
+        )
+        rolled_back = _rolled_back(shipping)
+        assert rolled_back.failure.gate == "healthy", rolled_back
+        drill.timeline.figure("deploy + automatic rollback", f"{rolled_back.seconds:.0f}s")
+        drill.wait_until(
+            "the failed migration in core-1's log (gate evidence)",
+            lambda: "Script V3__job_notes.sql failed" in _gate_failure(drill, "healthy"),
+        )
+        drill.slack_alert("DeployRolledBack in #lab-warning", "DeployRolledBack", channel="#lab-warning")
+        drill.metric(
+            "previous version on both replicas in Prometheus", _version_on_both(running.version), lambda v: v == 2
+        )
+        drill.recover()  # the deploy rolled back by itself
+    assert _schema(lab) == schema_before, "the failed migration changed the schema"
     drill.timeline.figure("failed requests", load.summary())
     assert not load.failed, f"requests failed during the deploy: {load.failed[:10]}"
     drill.wait_until("every job finished", lambda: not jobs.unfinished(), reference=RECOVERY)

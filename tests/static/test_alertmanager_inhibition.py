@@ -4,7 +4,8 @@ Twice: against alertmanager.yml read here (fast, every rule pair in the table), 
 throwaway Alertmanager of the lab's image fed through amtool, so the real matcher semantics
 decide (an empty-value matcher such as `slo=""` matching an alert without the label).
 The labels are those the promtool cases pin (monitoring/prometheus/tests/), and for the deploy
-alerts the ones `make deploy` posts (DeployFinished, DeployRolledBack: no Prometheus rule). The
+alerts the ones `make deploy` posts (DeployFinished, DeployRolledBack, DeployRollbackFailed: no
+Prometheus rule). The
 real Alertmanager also shows how it groups the deploy alerts and to which receivers.
 """
 
@@ -93,7 +94,8 @@ DEPLOY_FINISHED = {
     "version": "0123456789ab",
 }
 DEPLOY_ROLLED_BACK = {**DEPLOY_FINISHED, "alertname": "DeployRolledBack", "severity": "warning"}
-DEPLOY_ALERTS = [DEPLOY_FINISHED, DEPLOY_ROLLED_BACK]
+DEPLOY_ROLLBACK_FAILED = {**DEPLOY_FINISHED, "alertname": "DeployRollbackFailed", "severity": "critical"}
+DEPLOY_ALERTS = [DEPLOY_FINISHED, DEPLOY_ROLLED_BACK, DEPLOY_ROLLBACK_FAILED]
 PROMETHEUS_RELOAD_FAILED = {
     "alertname": "PrometheusConfigReloadFailed",
     "severity": "critical",
@@ -162,6 +164,8 @@ def _inhibits(source: dict[str, str], target: dict[str, str]) -> list[int]:
         (CORE_ALL_REPLICAS_DOWN, CORE_1_DOWN, True),
         (CORE_ALL_REPLICAS_DOWN, DEPLOY_ROLLED_BACK, False),
         (CORE_ALL_REPLICAS_DOWN, DEPLOY_FINISHED, False),
+        # A failed rollback is an hour-long event, not the service's state: it mutes none of its warnings.
+        (DEPLOY_ROLLBACK_FAILED, CORE_1_DOWN, False),
     ],
     ids=lambda value: value["alertname"] if isinstance(value, dict) else str(value),
 )
@@ -283,13 +287,17 @@ def test_alertmanager_groups_deploys_per_version_and_sends_a_rollback_to_warning
     _add(alertmanager, DEPLOY_FINISHED)
     _add(alertmanager, {**DEPLOY_FINISHED, "version": "fedcba987654"})
     _add(alertmanager, DEPLOY_ROLLED_BACK)
+    _add(alertmanager, DEPLOY_ROLLBACK_FAILED)
     # Alertmanager groups an alert when it receives it: two deploys are two notifications, a
-    # finished deploy goes to #lab-deploys only, a rollback to #lab-warning too (a receiver with no resolved).
+    # finished deploy goes to #lab-deploys only, a rollback to #lab-warning too, a failed rollback
+    # to #lab-critical too (receivers with no resolved).
     expected = [
         ("slack-deploys", "DeployFinished", "0123456789ab"),
         ("slack-deploys", "DeployFinished", "fedcba987654"),
         ("slack-deploys", "DeployRolledBack", "0123456789ab"),
         ("slack-deploy-warning", "DeployRolledBack", "0123456789ab"),
+        ("slack-deploys", "DeployRollbackFailed", "0123456789ab"),
+        ("slack-deploy-critical", "DeployRollbackFailed", "0123456789ab"),
     ]
 
     def grouped() -> list[tuple[str, str, str]] | None:

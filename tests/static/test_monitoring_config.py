@@ -140,6 +140,11 @@ DEPLOY_LABELS = ["service=core-server", "version=0123456789ab"]
         # A finished deploy is news for #lab-deploys only; a rollback must be looked at (#lab-warning too).
         (["alertname=DeployFinished", "severity=info", *DEPLOY_LABELS], "slack-deploys"),
         (["alertname=DeployRolledBack", "severity=warning", *DEPLOY_LABELS], "slack-deploys,slack-deploy-warning"),
+        # A rollback that failed leaves the service for a person: #lab-critical too.
+        (
+            ["alertname=DeployRollbackFailed", "severity=critical", *DEPLOY_LABELS],
+            "slack-deploys,slack-deploy-critical",
+        ),
     ],
 )
 def test_alertmanager_routes(image_of: Callable[[str], str], tmp_path: Path, labels: list[str], receiver: str) -> None:
@@ -236,7 +241,7 @@ def test_the_rollback_runbook_anchor_exists(repo: Path) -> None:
 
 
 # Alerts that come from no rule file: make deploy posts them to Alertmanager's API.
-DEPLOY_ALERTS = {"DeployFinished", "DeployRolledBack"}
+DEPLOY_ALERTS = {"DeployFinished", "DeployRolledBack", "DeployRollbackFailed"}
 
 
 def test_the_alert_list_and_the_channels_in_the_docs_match_the_config(repo: Path) -> None:

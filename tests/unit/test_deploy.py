@@ -13,7 +13,7 @@ import pytest
 from infralab import deploy, deploy_events
 from infralab.changes import commit_change, replacing
 from infralab.components import COMPONENTS
-from infralab.deploy import DeployError, Gates, deployable, previous_version, replica_verdict
+from infralab.deploy import DeployError, Gates, deployable, previous_version, replica_verdict, seed_build_cache
 from infralab.deploy_events import DeployEvents
 from infralab.endpoints import Endpoints
 from infralab.images import ImagePlan, Resolution, Source
@@ -119,6 +119,23 @@ def test_a_component_is_built_from_another_checkout(tmp_path: Path) -> None:
     assert all(tmp_path in p.parents for p in (*core.host_build.sources, *core.host_build.extras))
 
 
+def test_a_checkout_build_cache_is_seeded_once_from_the_repositorys(tmp_path: Path) -> None:
+    source, target = tmp_path / "repo" / "release", tmp_path / "checkout" / "release"
+    (source / "deps").mkdir(parents=True)
+    (source / "deps" / "libserde.rlib").write_text("compiled")
+    seed_build_cache(source, target)
+    assert (target / "deps" / "libserde.rlib").read_text() == "compiled"
+    assert not target.with_name("release.seeding").exists()
+    # Once there, the checkout's cache is its own: never overwritten by the repository's.
+    (target / "deps" / "libserde.rlib").write_text("rebuilt by the checkout")
+    (source / "deps" / "libserde.rlib").write_text("rebuilt by make up")
+    seed_build_cache(source, target)
+    assert (target / "deps" / "libserde.rlib").read_text() == "rebuilt by the checkout"
+    # Nothing to seed from (the repository never built it): the build starts cold.
+    seed_build_cache(tmp_path / "never-built", tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+
+
 def test_a_deploy_changes_one_service_of_the_plan() -> None:
     plan = ImagePlan(
         tuple(Resolution(c.name, f"infralab/{c.name}:old", Source.OFFLINE, "", "old", "c0") for c in COMPONENTS)
@@ -163,8 +180,34 @@ def test_a_deploy_writes_a_json_line_per_step_and_notifies(monkeypatch: pytest.M
     assert len(said) == 2
 
 
+def test_a_failed_rollback_pages_critical_and_a_lost_notification_is_said(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(deploy_events, "DEPLOY_LOG", tmp_path / "deploys.jsonl")
+    alertmanager = _Alertmanager()
+    events = DeployEvents("core-server", "aaaaaaaaaaaa", "bbbbbbbbbbbb", lambda _: None, alertmanager)  # type: ignore[arg-type]
+    events.rollback_failed("core-1", "healthy", "core-1 restarted\nFATAL: password authentication failed")
+    (alert,) = alertmanager.posted
+    assert (alert["labels"]["alertname"], alert["labels"]["severity"]) == ("DeployRollbackFailed", "critical")
+    assert alert["annotations"]["runbook_url"] == deploy_events.ROLLBACK_FAILED_RUNBOOK
+    assert "password authentication failed" in alert["annotations"]["description"]
+
+    def unreachable(alert: dict[str, Any]) -> None:
+        raise httpx.ConnectError("connection refused")
+
+    alertmanager.post = unreachable  # type: ignore[method-assign]
+    events.finished(12.0)  # the deploy finished whether or not Slack hears of it
+    lines = [json.loads(line) for line in (tmp_path / "deploys.jsonl").read_text().splitlines()]
+    assert [(r["event"], r["level"]) for r in lines] == [
+        ("rollback_failed", "error"),
+        ("finished", "info"),
+        ("notify_failed", "error"),
+    ]
+    assert lines[-1]["alertname"] == "DeployFinished"
+
+
 def test_the_runbooks_the_notifications_link_exist() -> None:
-    for link in (deploy_events.DEPLOY_RUNBOOK, deploy_events.ROLLBACK_RUNBOOK):
+    for link in (deploy_events.DEPLOY_RUNBOOK, deploy_events.ROLLBACK_RUNBOOK, deploy_events.ROLLBACK_FAILED_RUNBOOK):
         path, anchor = link.split("#")
         assert f'<a id="{anchor}"></a>' in (REPO_ROOT / path).read_text(), link
 

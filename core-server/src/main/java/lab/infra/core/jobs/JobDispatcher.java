@@ -79,6 +79,11 @@ public class JobDispatcher implements SmartLifecycle {
         this.exhaustedCounter = Counter.builder("core.jobs.dispatch.exhausted")
             .description("Jobs FAILED (dispatch_exhausted) after max-dispatches deliveries without a result")
             .register(meters);
+        // Every outcome at 0 from the start: a first failure is then an increase Prometheus sees, not a
+        // new series whose first value rate() and increase() cannot count.
+        for (Outcome outcome : Outcome.values()) {
+            meters.counter("core.dispatch.attempts", "outcome", outcome.tag);
+        }
     }
 
     @Override

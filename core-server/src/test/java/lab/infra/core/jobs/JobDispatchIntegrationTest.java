@@ -133,6 +133,14 @@ class JobDispatchIntegrationTest {
     }
 
     @Test
+    void everyDispatchOutcomeIsCountedFromZero() {
+        for (JobDispatcher.Outcome outcome : JobDispatcher.Outcome.values()) {
+            assertThat(meters.find("core.dispatch.attempts").tag("outcome", outcome.tag).counter())
+                .as("core_dispatch_attempts_total{outcome=\"%s\"}", outcome.tag).isNotNull();
+        }
+    }
+
+    @Test
     void workerDownThenUpDeliversEveryJobOnce() throws Exception {
         List<String> ids = createJobs(6);
         // Down: connection refused, retried with backoff, nothing lost.
