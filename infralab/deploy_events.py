@@ -48,6 +48,9 @@ class DeployEvents:
     alertmanager: Alertmanager
     rollback: bool = False  # `make rollback`: its finished record is not a deploy a later rollback undoes
     records: list[dict[str, Any]] = field(default_factory=list)
+    # One id per deploy, on each of its JSON lines and alerts: a second rollback of the same version is a
+    # new alert in Alertmanager (a label set it has seen is deduplicated and never notified again).
+    deploy_id: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ"))
 
     def event(self, event: str, msg: str, **fields: Any) -> dict[str, Any]:
         record = {
@@ -59,6 +62,7 @@ class DeployEvents:
             "component": self.service,
             "from_version": self.from_version,
             "to_version": self.to_version,
+            "deploy_id": self.deploy_id,
             **fields,
         }
         self.records.append(record)
@@ -119,6 +123,7 @@ class DeployEvents:
                 "service": self.service,
                 "severity": severity,
                 "version": self.to_version,
+                "deploy_id": self.deploy_id,
             },
             "annotations": {
                 "summary": summary,

@@ -92,6 +92,7 @@ DEPLOY_FINISHED = {
     "severity": "info",
     "service": "core-server",
     "version": "0123456789ab",
+    "deploy_id": "20261208T014212.019000Z",
 }
 DEPLOY_ROLLED_BACK = {**DEPLOY_FINISHED, "alertname": "DeployRolledBack", "severity": "warning"}
 DEPLOY_ROLLBACK_FAILED = {**DEPLOY_FINISHED, "alertname": "DeployRollbackFailed", "severity": "critical"}

@@ -127,7 +127,7 @@ def test_slack_messages_link_the_runbook_and_the_services_dashboard(
 
 
 # The deploy alerts, as make deploy posts them (docs/observability/alerting.md#deploy-rolled-back).
-DEPLOY_LABELS = ["service=core-server", "version=0123456789ab"]
+DEPLOY_LABELS = ["service=core-server", "version=0123456789ab", "deploy_id=20261208T014212.019000Z"]
 
 
 @pytest.mark.parametrize(

@@ -168,16 +168,22 @@ def test_a_deploy_writes_a_json_line_per_step_and_notifies(monkeypatch: pytest.M
     assert [(r["event"], r["level"]) for r in lines] == [("started", "info"), ("rolled_back", "error")]
     assert {r["service"] for r in lines} == {"deploy"}
     assert all(r["from_version"] == "aaaaaaaaaaaa" and r["to_version"] == "bbbbbbbbbbbb" for r in lines)
+    assert {r["deploy_id"] for r in lines} == {events.deploy_id}
     (alert,) = alertmanager.posted
     assert alert["labels"] == {
         "alertname": "DeployRolledBack",
         "service": "core-server",
         "severity": "warning",
         "version": "bbbbbbbbbbbb",
+        "deploy_id": events.deploy_id,
     }
     assert alert["annotations"]["runbook_url"] == deploy_events.ROLLBACK_RUNBOOK
     assert "gate healthy failed" in alert["annotations"]["description"]
     assert len(said) == 2
+    # The same version rolled back again is another alert, not one Alertmanager already notified.
+    again = DeployEvents("core-server", "aaaaaaaaaaaa", "bbbbbbbbbbbb", said.append, alertmanager)  # type: ignore[arg-type]
+    again.rolled_back(40.0, "healthy", "core-1 exited")
+    assert alertmanager.posted[1]["labels"] != alert["labels"]
 
 
 def test_a_failed_rollback_pages_critical_and_a_lost_notification_is_said(
