@@ -90,5 +90,5 @@ ALLURE := .lab/tools/allure/node_modules/allure-commandline/dist/bin/allure
 $(ALLURE):
 	npm install --silent --no-audit --no-fund --prefix .lab/tools/allure allure-commandline@2.46.1
 
-report: $(ALLURE) ## render the last pytest run as an Allure HTML report (reports/allure-report/index.html)
+report: $(ALLURE) ## render the kept pytest runs as an Allure HTML report (earlier runs of a test show as its retries) (reports/allure-report/index.html)
 	$(ALLURE) generate reports/allure-results -o reports/allure-report --clean

@@ -1,11 +1,12 @@
 """The slowest detections of a drill run, read back from its incident reports.
 
 `python -m infralab.detections reports/incidents` prints, as a few Slack-ready lines, the drills
-whose first signal came latest after the fault (MTTD), with the SLO of that signal, and the drills
-that saw no expected signal at all. The nightly Jenkins job puts them in its Slack message.
+whose page (the Slack notification: when a person is told) came latest after the fault (MTTD), with
+the SLO of that page, and the drills whose page never came (a drill that pages nobody by design is
+neither). The nightly Jenkins job puts them in its Slack message.
 
 The Markdown report (infralab/reports.py) is the only file a drill leaves per run that names its
-scenario, its MTTD and which event was the first signal (the timeline CSV exists only as an Allure
+scenario, its MTTD and which event was the page (the timeline CSV exists only as an Allure
 attachment and does not say which events are signals). It is read by its tables, not by its prose:
 the key-metrics row whose first cell is `MTTD`, and the SLO of the signal that row names from the
 first table with an `SLO` column that lists that event (the SLO table, else the timeline).
@@ -22,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+
+from infralab.reports import NO_PAGE
 
 DEFAULT_DIR = Path("reports") / "incidents"
 DEFAULT_TOP = 3
@@ -46,14 +49,15 @@ class Detection:
     """How quickly one drill run saw its fault."""
 
     drill: str  # the scenario's name, e.g. nginx-502-all-replicas
-    mttd: float | None  # seconds from the fault to the first expected signal; None: none was seen
-    signal: str | None  # the timeline event of that first signal
+    mttd: float | None  # seconds from the fault to the page; None: it never came, or none is expected
+    signal: str | None  # the timeline event of the page
     slo: float | None  # that signal's SLO in seconds, when the report gives one
     slo_met: bool | None  # whether it came within it, when the report says
     passed: bool | None  # the drill's verdict; None when the report does not say
     test: str = ""
     started: datetime | None = None
     report: Path | None = None
+    pages: bool = True  # False: the drill expects no Slack notification at all (reports.NO_PAGE)
 
 
 def _cells(row: str) -> list[str]:
@@ -122,7 +126,7 @@ def parse_report(text: str, path: Path | None = None) -> Detection:
     if len(mttd_rows) != 1:
         raise ReportFormatError(f"{path or 'report'}: want one `| MTTD | <value> | <fault> → <signal> |` row")
     value, span = (part.strip() for part in mttd_rows[0])
-    names = _CODE.findall(span)  # `fault` → first signal `signal`
+    names = _CODE.findall(span)  # `fault` → 첫 페이지 `signal`
     signal = names[-1] if len(names) >= 2 and names[-1] not in _NOTHING else None
     mttd = None if value in _NOTHING else _seconds(value)
     if mttd is None and value not in _NOTHING:
@@ -144,6 +148,7 @@ def parse_report(text: str, path: Path | None = None) -> Detection:
         test=next(iter(_CODE.findall(fields.get(_TEST_KEY, ""))), ""),
         started=_started(fields.get(_RUN_KEY, "")),
         report=path,
+        pages=NO_PAGE not in span,
     )
 
 
@@ -175,7 +180,7 @@ def read_reports(paths: Iterable[Path]) -> tuple[list[Detection], list[str]]:
 
 
 def slowest(detections: Iterable[Detection], top: int = DEFAULT_TOP) -> list[Detection]:
-    """The `top` detections with the longest MTTD, slowest first (drills that saw nothing excluded)."""
+    """The `top` detections with the longest MTTD, slowest first (drills that paged nobody excluded)."""
     seen = [d for d in detections if d.mttd is not None]
     return sorted(seen, key=lambda d: (-(d.mttd or 0.0), d.drill))[: max(top, 0)]
 
@@ -196,14 +201,15 @@ def format_lines(detections: Sequence[Detection], top: int = DEFAULT_TOP, *, whe
     if not detections:
         return [f"No drill report{f' in {where}' if where else ''}: no failure drill ran, or none wrote its report."]
     ranked = slowest(detections, top)
-    missed = [d for d in detections if d.mttd is None]
-    lines = [f"Slowest detections (MTTD: fault → first signal), {len(ranked)} of {len(detections)} drills:"]
+    paging = [d for d in detections if d.pages]
+    missed = [d for d in paging if d.mttd is None]
+    lines = [f"Slowest detections (MTTD: fault → first page), {len(ranked)} of {len(paging)} paging drills:"]
     lines += [
         f"{n}. `{d.drill}` {d.mttd or 0.0:.1f}s → `{d.signal or '?'}` ({_slo_text(d)}){_verdict_text(d)}"
         for n, d in enumerate(ranked, start=1)
     ]
     if missed:
-        lines.append("Not detected (no expected signal seen): " + ", ".join(f"`{d.drill}`" for d in missed))
+        lines.append("Never paged (no Slack notification seen): " + ", ".join(f"`{d.drill}`" for d in missed))
     return lines
 
 

@@ -147,6 +147,7 @@ class Drill:
             elsewhere = {m.channel for m in self.slack_messages() if m.alertname == alertname}
             raise AssertionError(f"{alertname} did not reach {channel} (it reached: {sorted(elsewhere)})") from None
         self._mark(event, FAULT)
+        self.timeline.alerts[event] = alertname
         if alertname not in NEVER_RESOLVED:  # an event alert (a deploy) has no resolution to wait for
             self.alerts.append(message)
         return message

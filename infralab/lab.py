@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from python_on_whales import Container, DockerClient
@@ -9,6 +10,15 @@ from python_on_whales import Container, DockerClient
 from infralab.endpoints import Endpoints
 from infralab.images import ImagePlan
 from infralab.stack import PROJECT, ServiceState, compose_client, service_states
+
+
+class NoSuchLabError(LookupError):
+    """The compose project holds none of the lab's containers; the message names the projects that run."""
+
+
+def no_such_lab(project: str, running: Iterable[str]) -> NoSuchLabError:
+    names = ", ".join(sorted(set(running))) or "none"
+    return NoSuchLabError(f"compose project {project!r} has none of the lab's containers (running projects: {names})")
 
 
 @dataclass
@@ -20,6 +30,16 @@ class Lab:
     @property
     def compose(self) -> DockerClient:
         return compose_client(self.plan, self.project)
+
+    def running_projects(self) -> list[str]:
+        """Every compose project on this Docker engine with a running container (`docker compose ls`)."""
+        return [p.name for p in self.compose.compose.ls() if p.name]
+
+    def require_containers(self) -> None:
+        """Before attaching: NoSuchLabError, naming the projects that run, when the project has none
+        of the lab's containers (a typo, or a kept lab that was taken down)."""
+        if all(s.state == "missing" for s in self.states().values()):
+            raise no_such_lab(self.project, self.running_projects())
 
     def container(self, service: str) -> Container:
         containers = self.compose.compose.ps([service], all=True)

@@ -17,7 +17,7 @@ from infralab.endpoints import Endpoints
 from infralab.faults import Faults
 from infralab.images import ImagePlan
 from infralab.jobs import Jobs
-from infralab.lab import Lab
+from infralab.lab import Lab, NoSuchLabError
 from infralab.logs import LogSource, choose_log_source
 from infralab.prometheus import Prometheus
 from infralab.reports import IncidentRecorder, Verdict
@@ -33,31 +33,61 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("up", "running"),
         default="up",
         help="up: build and start the lab for this session (default); "
-        "running: attach to a lab started with `make up` and leave it as it is",
+        "running: attach to a running lab (`make up`'s, or see --lab-project) and leave it as it is",
     )
     group.addoption(
         "--lab-keep", action="store_true", help="with --lab=up: leave the lab running after the session (for debugging)"
     )
+    group.addoption(
+        "--lab-project",
+        metavar="NAME",
+        help=f"with --lab=running: the compose project to attach to (default {stack.PROJECT}, `make up`'s; "
+        f"{stack.TEST_PROJECT}: a test lab left by --lab-keep)",
+    )
+
+
+def lab_project(mode: str, chosen: str | None) -> str:
+    """The compose project of the session's lab; --lab=up always starts its own."""
+    if mode == "running":
+        return chosen or stack.PROJECT
+    if chosen is not None:
+        raise pytest.UsageError(
+            f"--lab-project goes with --lab=running: --lab=up runs its own lab, {stack.TEST_PROJECT}"
+        )
+    return stack.TEST_PROJECT
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    lab_project(config.getoption("--lab"), config.getoption("--lab-project"))  # a usage error before anything runs
 
 
 def _log(message: str) -> None:
     print(f"[lab] {message}", flush=True)
 
 
+def _attached(config: pytest.Config) -> bool:
+    mode: str = config.getoption("--lab")
+    return mode == "running"
+
+
 @pytest.fixture(scope="session")
 def lab_images(pytestconfig: pytest.Config) -> ImagePlan:
     """Every image the lab needs, built or pulled (what `make up` does first)."""
-    if pytestconfig.getoption("--lab") == "running":
+    if _attached(pytestconfig):
         return ImagePlan.load()
     return prepare_images()
 
 
 @pytest.fixture(scope="session")
 def lab(pytestconfig: pytest.Config, lab_images: ImagePlan) -> Iterator[Lab]:
-    attach = pytestconfig.getoption("--lab") == "running"
+    attach = _attached(pytestconfig)
     keep = attach or pytestconfig.getoption("--lab-keep")
-    project = stack.PROJECT if attach else stack.TEST_PROJECT
+    project = lab_project(pytestconfig.getoption("--lab"), pytestconfig.getoption("--lab-project"))
     if attach:
+        try:
+            Lab(lab_images, Endpoints.from_env(), project).require_containers()
+        except NoSuchLabError as exc:
+            pytest.exit(f"--lab=running: {exc}; name one with --lab-project", returncode=pytest.ExitCode.USAGE_ERROR)
         stack.wait_healthy(stack.compose_client(lab_images, project), lab_images.services, _log, timeout=30)
     else:
         # The people's lab holds the same port and subnets: stop it (its volumes stay), then
@@ -100,11 +130,21 @@ def slack(ops_http: httpx.Client) -> SlackSink:
 
 
 @pytest.fixture(scope="session")
-def faults(lab: Lab, lab_http: httpx.Client) -> Iterator[Faults]:
-    """admin-server's fault API; whatever a test leaves active is reverted at the end."""
+def faults(pytestconfig: pytest.Config, lab: Lab, lab_http: httpx.Client) -> Iterator[Faults]:
+    """admin-server's fault API; what the session leaves active is reverted at the end.
+
+    On an attached lab (--lab=running) only the faults this session injected: one a person
+    injected by hand stays. The suite's own lab (--lab=up) was started empty by this session, so
+    every fault in it is the session's: reverting them all also catches one injected other than
+    through this client (the control page's browser test clicks it in).
+    """
     client = Faults(lab_http, lab.endpoints.admin_token)
     yield client
-    client.revert_all()
+    if _attached(pytestconfig):
+        if reverted := client.revert_injected():
+            _log(f"reverted the faults this session left active: {', '.join(reverted)}")
+    else:
+        client.revert_all()
 
 
 @pytest.fixture(scope="session")
@@ -186,7 +226,7 @@ def _verdict(phases: dict[str, Verdict | None]) -> Verdict | None:
 
 @pytest.fixture(autouse=True)
 def incident_report(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A `failure` test whose module declares SCENARIO gets reports/incidents/<date>-<name>.md, pass or fail."""
+    """A `failure` test whose module declares SCENARIO gets reports/incidents/<date>-<time>-<name>.md, pass or fail."""
     marked = request.node.get_closest_marker("failure") is not None
     scenario = scenario_for(request.module, request.node.originalname) if marked else None
     if scenario is None:

@@ -21,10 +21,11 @@ import allure
 from infralab.absence import outcome
 from infralab.alerts import SlackMessage, SlackSink
 from infralab.logs import LogLine, LogSource
+from infralab.page_timing import page_bound
 from infralab.paths import REPORTS_DIR
 from infralab.plots import Window, render_graph
 from infralab.prometheus import Prometheus
-from infralab.scenario import Expected, NotExpected, Scenario
+from infralab.scenario import Expected, NotExpected, Scenario, SignalKind
 from infralab.sentry import PROJECTS, SentryEvent, SentrySink
 from infralab.timeline import Timeline
 
@@ -63,7 +64,9 @@ class IncidentRun:
 
 
 def report_path(scenario: Scenario, started_at: datetime, directory: Path = INCIDENTS_DIR) -> Path:
-    return directory / f"{started_at.astimezone(UTC):%Y-%m-%d}-{scenario.name}.md"
+    """Its own name per run (UTC start to the second): a later run never overwrites an earlier one,
+    and names sort by time. The graphs beside it take its stem (`_graphs`)."""
+    return directory / f"{started_at.astimezone(UTC):%Y-%m-%d-%H%M%S}-{scenario.name}.md"
 
 
 def _seconds(value: float | None) -> str:
@@ -116,22 +119,56 @@ def _verdict(verdict: Verdict) -> list[str]:
     return ["## 판정", "", f"실패 ({verdict.phase} 단계). 실패한 단정:", "", "```", verdict.failure.strip(), "```", ""]
 
 
+# The MTTD cell of a drill that pages nobody by design (infralab/detections.py tells it from a missed page).
+NO_PAGE = "페이지 없음"
+
+
 def _key_metrics(s: Scenario, tl: Timeline) -> list[str]:
+    """MTTD is to the page (when a person is told); the first symptom and the page's bound beside it."""
     signals = [e.event for e in s.expected().values()]
     first = tl.first_of(signals, after=s.fault_event)
-    mttd = tl.mttd(s.fault_event, signals)
+    symptom = tl.mttd(s.fault_event, signals)
     mttr = tl.duration(s.fault_event, s.checklist_event)
     repair = tl.duration(s.recovery_event, s.checklist_event)
+    slack = s.expected().get(SignalKind.SLACK)
+    if slack is None:
+        page = f"| MTTD | — | {NO_PAGE}: 이 드릴은 Slack 알림을 기대하지 않는다 |"
+    else:
+        paged = _seconds(tl.duration(s.fault_event, slack.event))
+        page = f"| MTTD | {paged} | `{s.fault_event}` → 첫 페이지 `{slack.event}` |"
     return [
         "## 핵심 지표",
         "",
         "| 지표 | 값 | 구간 |",
         "|---|---|---|",
-        f"| MTTD | {_seconds(mttd)} | `{s.fault_event}` → 첫 신호 `{first.name if first else '—'}` |",
+        page,
+        *_page_bound(s, tl, slack.event if slack else None),
+        f"| 첫 증상 | {_seconds(symptom)} | `{s.fault_event}` → 첫 신호 `{first.name if first else '—'}` |",
         f"| MTTR | {_seconds(mttr)} | `{s.fault_event}` → `{s.checklist_event}` |",
         f"| 복구 소요 | {_seconds(repair)} | `{s.recovery_event}` → `{s.checklist_event}` |",
         *(f"| {_cell(name)} | {_cell(value)} | 드릴이 잰 값 |" for name, value in tl.figures.items()),
         "",
+    ]
+
+
+def _page_bound(s: Scenario, tl: Timeline, event: str | None) -> list[str]:
+    """The page's best and worst delivery by its rule and the pipeline's intervals, and the measured ratio."""
+    if event is None:
+        return []
+    alertname = tl.alerts.get(event)
+    bound = page_bound(alertname) if alertname else None
+    if bound is None:
+        why = (
+            "Prometheus 규칙이 아닌 알림(배포 이벤트)"
+            if alertname
+            else "규칙의 알림으로 본 페이지가 아니다(아직 안 왔거나 하트비트 침묵)"
+        )
+        return [f"| 페이지 이론적 최소 | — | {why} |"]
+    measured = tl.duration(s.fault_event, event)
+    ratio = f"; 실측은 최소의 {measured / bound.best:.1f}배" if measured is not None and bound.best > 0 else ""
+    return [
+        f"| 페이지 이론적 최소 | {_seconds(bound.best)} | {alertname}: {bound.explain()}"
+        f" (최악 정렬 {_seconds(bound.worst)}: 스크레이프·평가 간격을 한 번씩 놓침){ratio} |"
     ]
 
 

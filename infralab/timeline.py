@@ -25,6 +25,8 @@ class Timeline:
     events: list[Event] = field(default_factory=list)
     # Measured numbers a drill reports beside its events ("failed requests": "0 of 9120 (52/s)").
     figures: dict[str, str] = field(default_factory=dict)
+    # The alert each Slack event saw (event -> alertname): the report bounds the page by its rule.
+    alerts: dict[str, str] = field(default_factory=dict)
     _start: float = field(default_factory=time.monotonic)
 
     def figure(self, name: str, value: str) -> None:

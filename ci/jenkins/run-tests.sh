@@ -38,9 +38,9 @@ esac
 # optional components the regression should cover. Jenkins itself is left out of the test lab.
 rm -f .env
 printf 'LAB_OPTIONAL=%s\n' "${TEST_LAB_OPTIONAL:-grafana,logs}" > .env
-# Results of this run only. pytest's --clean-alluredir empties Allure's results too, but only once
-# pytest starts: a run that fails before (lint, the venv) must not publish last night's results as
-# its own. An empty directory still gets the Allure plugin's history: the trend goes on.
+# Results of this run only: pytest keeps earlier results (a person's runs), and a run that fails
+# before pytest (lint, the venv) must not publish last night's results as its own. An empty
+# directory still gets the Allure plugin's history: the trend goes on.
 rm -rf reports/incidents "$junit_xml" reports/allure-results
 mkdir -p reports/allure-results
 

@@ -102,3 +102,25 @@ def test_every_mounted_repository_path_exists(compose_model: dict[str, Any]) -> 
             if source.startswith("./") and not (REPO_ROOT / source).exists():
                 missing.append(f"{name}: {source}")
     assert not missing
+
+
+def _documented_limits() -> dict[str, tuple[str, str, str]]:
+    """docs/infra-components/docker.md's limits table: service -> (cpus, memory, pids), two services a row."""
+    chapter = (REPO_ROOT / "docs" / "infra-components" / "docker.md").read_text()
+    table = chapter.split('<a id="limits"></a>', 1)[1].split("\n\n", 2)[1]
+    documented: dict[str, tuple[str, str, str]] = {}
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        for names, cpus, memory, pids in (cells[0:4], cells[5:9]):
+            for name in re.findall(r"[a-z][a-z0-9-]*", names.split("(")[0]):
+                documented[name] = (cpus, memory, pids)
+    return documented
+
+
+def test_the_container_chapters_limits_table_is_compose_s(compose_model: dict[str, Any]) -> None:
+    # The chapter copies the limits for an operator; docker-compose.yml stays their source.
+    actual = {
+        name: tuple(str(service["deploy"]["resources"]["limits"][k]) for k in ("cpus", "memory", "pids"))
+        for name, service in _services(compose_model)
+    }
+    assert _documented_limits() == actual

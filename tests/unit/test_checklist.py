@@ -71,6 +71,7 @@ class Fakes:
     am_active: set[str] = field(default_factory=lambda: {"Watchdog"})
     slack_unresolved: set[tuple[str, str]] = field(default_factory=set)
     faults_active: list[dict[str, Any]] = field(default_factory=list)
+    injected: set[str] = field(default_factory=set)  # Faults.injected: the session's own faults
     stuck_jobs: dict[str, str] = field(default_factory=dict)
     cutoffs: list[datetime | None] = field(default_factory=list)
 
@@ -125,7 +126,11 @@ def test_all_checks_pass_on_a_recovered_lab() -> None:
 @pytest.mark.parametrize(
     ("check", "broken", "message"),
     [
-        (no_fault_active, {"faults_active": [{"id": "f1"}]}, r"faults still active.*f1"),
+        (
+            no_fault_active,
+            {"faults_active": [{"id": "f1"}, {"id": "f2"}], "injected": {"f2"}},
+            r"faults still active.*\['f2'\]",
+        ),
         (containers_healthy, {"states": {"core-1": ServiceState("core-1", "exited", "none")}}, "core-1 .exited"),
         (
             error_ratio_under_slo,
@@ -147,6 +152,12 @@ def test_all_checks_pass_on_a_recovered_lab() -> None:
 def test_each_check_says_what_is_still_wrong(check: checklist.Check, broken: dict[str, Any], message: str) -> None:
     with pytest.raises(CheckFailedError, match=message):
         check(ctx(Fakes(**{**HEALTHY, **broken})), NOW)
+
+
+def test_a_fault_the_session_did_not_inject_is_noted_not_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    # A person's own fault on the lab a session attached to (--lab=running): not the drill's to recover.
+    no_fault_active(ctx(Fakes(faults_active=[{"id": "f7"}], injected={"f1"})), NOW)
+    assert "not injected by this session are active, left alone: ['f7']" in capsys.readouterr().out
 
 
 def test_runner_marks_each_check_in_order_against_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:

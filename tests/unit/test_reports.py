@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +107,25 @@ def test_report_sections_in_korean() -> None:
 
 def test_mttd_mttr_and_slos() -> None:
     text = render_report(run())
-    assert "| MTTD | 3.0s | `fault injected` → 첫 신호 `502 at the entry point` |" in text
+    # MTTD is to the page, when a person is told; the first symptom beside it.
+    assert "| MTTD | 50.0s | `fault injected` → 첫 페이지 `critical alert in Slack` |" in text
+    assert "| 첫 증상 | 3.0s | `fault injected` → 첫 신호 `502 at the entry point` |" in text
     assert "| MTTR | 151.0s |" in text
     assert "| 복구 소요 | 91.0s |" in text
     assert "| 502 at the entry point | ≤ 15s | fault injected | 3.0s | ✅ |" in text
     assert "| critical alert in Slack | ≤ 45s | fault injected | 50.0s | ❌ |" in text
     assert "| 502 in nginx's access log | ≤ 15s | — | — | ❌ |" in text  # never reached
     assert "| 08:02:31.000 | +151.0s | post-recovery checklist passed | ≤ 180s | ✅ |" in text
+
+
+def test_the_page_is_measured_against_its_rules_theoretical_minimum() -> None:
+    tl = timeline()
+    assert "| 페이지 이론적 최소 | — |" in render_report(run(timeline=tl))  # the drill did not say which alert paged
+    tl.alerts["critical alert in Slack"] = "CoreServerAllReplicasDown"  # what Drill.slack_alert records
+    assert (
+        "| 페이지 이론적 최소 | 15.0s | CoreServerAllReplicasDown: for 10s + group_wait 5s"
+        " (최악 정렬 30.0s: 스크레이프·평가 간격을 한 번씩 놓침); 실측은 최소의 3.3배 |"
+    ) in render_report(run(timeline=tl))
 
 
 def test_signals_alerts_sentry_and_logs() -> None:
@@ -157,9 +169,16 @@ def test_a_pass_without_logs_or_alerts() -> None:
     assert "(그래프 없음)" in text
 
 
-def test_report_path_is_dated_utc() -> None:
-    late = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
-    assert report_path(SCENARIO, late, Path("/r")) == Path("/r/2026-11-26-nginx-502-all-replicas.md")
+def test_report_path_is_dated_and_timed_utc() -> None:
+    late = datetime(2026, 11, 27, 8, 30, 5, tzinfo=timezone(timedelta(hours=9)))  # 23:30:05 UTC the day before
+    assert report_path(SCENARIO, late, Path("/r")) == Path("/r/2026-11-26-233005-nginx-502-all-replicas.md")
+
+
+def test_a_later_run_of_the_same_drill_that_day_gets_its_own_report_sorted_after() -> None:
+    runs = [T0, T0 + timedelta(seconds=1), T0 + timedelta(hours=3)]
+    paths = [report_path(SCENARIO, at, Path("/r")) for at in runs]
+    assert len(set(paths)) == len(runs)
+    assert sorted(paths) == paths
 
 
 def _client(records: list[dict[str, Any]]) -> httpx.Client:
@@ -208,7 +227,7 @@ def test_recorder_writes_report_and_graphs_pass_or_fail(tmp_path: Path) -> None:
     path = recorder.finish(Verdict(True))
 
     text = path.read_text(encoding="utf-8")
-    assert path.name == f"{recorder.started_at:%Y-%m-%d}-nginx-502-all-replicas.md"
+    assert path.name == f"{recorder.started_at:%Y-%m-%d-%H%M%S}-nginx-502-all-replicas.md"
     assert (tmp_path / f"{path.stem}-1.png").read_bytes().startswith(b"\x89PNG")
     assert f"![5xx ratio]({path.stem}-1.png)" in text
     assert "CoreServerAllReplicasDown" in text
@@ -235,3 +254,27 @@ def test_recorder_still_writes_when_the_lab_is_down(tmp_path: Path) -> None:
     assert "## 보고서 작성 중 문제" in text
     assert "- Slack cursor: ConnectError('refused')" in text
     assert "graph '5xx ratio': ConnectionError('prometheus down')" in text
+
+
+def test_a_second_run_the_same_day_keeps_the_first_report_and_its_graphs(tmp_path: Path) -> None:
+    def run_at(started: datetime) -> Path:
+        tl = Timeline("t")
+        tl.mark(FAULT)
+        recorder = IncidentRecorder(
+            SCENARIO,
+            tl,
+            test_id="t",
+            prometheus=FakePrometheus(),  # type: ignore[arg-type]
+            directory=tmp_path,
+            started_at=started,
+        )
+        return recorder.finish(Verdict(True))
+
+    now = datetime.now(UTC)
+    first, second = run_at(now - timedelta(minutes=5)), run_at(now)
+    assert first != second
+    assert first.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [first.name, f"{first.stem}-1.png", second.name, f"{second.stem}-1.png"]
+    )
+    assert f"![5xx ratio]({first.stem}-1.png)" in first.read_text(encoding="utf-8")
