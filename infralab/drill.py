@@ -127,9 +127,14 @@ class Drill:
         self.logs.found.append(line)
         return line
 
-    def sentry_event(self, event: str, service: str, *, exception_type: str | None = None) -> SentryEvent:
+    def sentry_event(self, event: str, service: str, *, exception_type: str | None = None, **tags: str) -> SentryEvent:
+        """An event of `service` with `exception_type` in its exception chain and the tags (e.g. request_id)."""
         found = self.sentry.wait_for(
-            service, since=self._sentry_since, timeout=self._budget(event, FAULT), exception_type=exception_type
+            service,
+            since=self._sentry_since,
+            timeout=self._budget(event, FAULT),
+            exception_type=exception_type,
+            tags=tags,
         ).value
         self._mark(event, FAULT)
         return found

@@ -17,19 +17,29 @@ from infralab.jobs import Jobs
 T = TypeVar("T")
 
 
-def retried_on_closed_connection(call: Callable[[], T]) -> tuple[T, bool]:
-    """`call`'s result, and whether it took a second attempt.
+# One attempt per idle kept-alive connection a reload may have closed under the pool at once
+# (two reloads a few milliseconds apart, as a rollback makes them), bounded.
+ATTEMPTS = 3
+
+
+def retried_on_closed_connection(call: Callable[[], T]) -> tuple[T, int]:
+    """`call`'s result, and how many attempts it took beyond the first.
 
     nginx closes its idle keep-alive client connections at every graceful reload (each change of the
     rotation in a deploy). A request written onto such a connection just as it closes gets no answer
-    at all, and HTTP/1.1 clients send it again when that is safe (RFC 9112 9.3.1; browsers and Go's
-    net/http do): callers use this only for idempotent requests, or POSTs with an Idempotency-Key.
+    at all, and HTTP/1.1 clients send it again when that is safe (RFC 9112 9.3.1; Go's net/http does
+    so for every reused connection that fails this way): callers use this only for idempotent
+    requests, or POSTs with an Idempotency-Key. A failure on the last attempt is raised.
     """
-    try:
-        return call(), False
-    # "Server disconnected without sending a response", or the reset of a socket closed with the request unread.
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
-        return call(), True
+    again = 0
+    while True:
+        try:
+            return call(), again
+        # "Server disconnected without sending a response", or the reset of a socket closed with the request unread.
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            again += 1
+            if again == ATTEMPTS:
+                raise
 
 
 class _Background:
@@ -129,7 +139,7 @@ class SteadyLoad(_Background):
         if any(method not in IDEMPOTENT for method, _ in requests):
             raise ValueError("a steady load retries on a closed connection: idempotent requests only")
         self.answers: list[tuple[str, str, int]] = []
-        self.retried = 0  # second attempts after nginx closed a kept-alive connection (a reload)
+        self.retried = 0  # attempts beyond the first after nginx closed a kept-alive connection (a reload)
         self.errors: dict[str, int] = {}  # no answer at all, by exception
         self._lock = threading.Lock()
         self._count = itertools.count()
@@ -153,7 +163,7 @@ class SteadyLoad(_Background):
             if self._stop.wait(max(0.0, self.started + n / self.rate - time.monotonic())):
                 return
             method, path = self.requests[n % len(self.requests)]
-            again, error = False, ""
+            again, error = 0, ""
             try:
                 response, again = retried_on_closed_connection(partial(self.client.request, method, path))
                 status = response.status_code
@@ -178,5 +188,5 @@ class SteadyLoad(_Background):
         return (
             f"{len(self.failed)} failed of {len(self.answers)} requests "
             f"({self.achieved_rate:.0f}/s over {self.ended - self.started:.0f}s; "
-            f"{self.retried} sent twice after a reload closed the connection{errors})"
+            f"{self.retried} sent again after a reload closed the connection{errors})"
         )

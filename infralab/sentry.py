@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,17 +66,22 @@ class SentrySink(StandIn):
         since: int = 0,
         timeout: float,
         exception_type: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Waited[SentryEvent]:
-        project = PROJECTS[service]
+        """The first event of `service` since `since` with that exception in its chain and those tags."""
+        project, wanted = PROJECTS[service], dict(tags or {})
 
         def probe() -> SentryEvent | None:
             return next(
                 (
                     e
                     for e in self.events(since)
-                    if e.project == project and (exception_type is None or exception_type in e.exception_types)
+                    if e.project == project
+                    and (exception_type is None or exception_type in e.exception_types)
+                    and wanted.items() <= e.tags.items()
                 ),
                 None,
             )
 
-        return wait_until(probe, timeout=timeout, interval=1.0, what=f"Sentry event from {service}")
+        what = f"Sentry event from {service}" + (f" with {exception_type}" if exception_type else "")
+        return wait_until(probe, timeout=timeout, interval=1.0, what=what + (f" tagged {wanted}" if wanted else ""))

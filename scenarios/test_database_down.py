@@ -27,8 +27,9 @@ SCENARIO = Scenario(
     slo={
         "503 from the API": 20,
         "5xx in core-server's metrics": 30,
-        "error in core-server's log": 30,
-        "Sentry event": 45,
+        "the failed request in nginx's access log": 30,
+        "the failed request in core-server's log": 30,
+        "the failed request in Sentry": 45,
         "alert in Slack": 90,
         "API answers again": 60,
         "every job finished": 120,
@@ -38,8 +39,8 @@ SCENARIO = Scenario(
     },
     signals={
         SignalKind.METRIC: Expected("5xx in core-server's metrics"),
-        SignalKind.LOG: Expected("error in core-server's log"),
-        SignalKind.SENTRY: Expected("Sentry event"),
+        SignalKind.LOG: Expected("the failed request in core-server's log"),
+        SignalKind.SENTRY: Expected("the failed request in Sentry"),
         SignalKind.SLACK: Expected("alert in Slack"),
     },
     graphs=(
@@ -60,13 +61,29 @@ def test_database_outage_is_a_clean_503_and_recovers(drill: Drill, lab_http: htt
         )
         assert failed.headers["content-type"].startswith("application/problem+json")
         assert "Exception" not in failed.text, "a stack trace reached the client"
+        # One failed request followed through every signal by the id nginx gave it.
+        request_id = failed.headers["X-Request-ID"]
+        drill.timeline.figure("request followed", request_id)
         drill.metric(
             "5xx in core-server's metrics",
             'sum(increase(http_server_requests_seconds_count{job="core-server", status="503"}[1m]))',
             lambda v: v > 0,
         )
-        drill.log_line("error in core-server's log", ("core-1", "core-2"), "database unavailable")
-        drill.sentry_event("Sentry event", "core-server")
+        drill.log_line(
+            "the failed request in nginx's access log", "nginx", "/api/jobs/stats", request_id=request_id, status="503"
+        )
+        drill.log_line(
+            "the failed request in core-server's log",
+            ("core-1", "core-2"),
+            "database unavailable",
+            request_id=request_id,
+        )
+        drill.sentry_event(
+            "the failed request in Sentry",
+            "core-server",
+            exception_type="CannotCreateTransactionException",
+            request_id=request_id,
+        )
         drill.slack_alert("alert in Slack", "HighErrorRatio", channel="#lab-warning")
     finally:
         drill.recover()

@@ -25,7 +25,7 @@ SCENARIO = Scenario(
     ),
     fault="chaos.memory on worker-server (32 MiB/s, max 512 MiB; limit 128 MiB)",
     slo={
-        "fault in the worker's log": 15,
+        "the worker's restart in its log": 60,
         "OOM kill in cAdvisor": 60,
         "worker restarted": 60,
         "critical alert in Slack": 90,
@@ -34,7 +34,7 @@ SCENARIO = Scenario(
     },
     signals={
         SignalKind.METRIC: Expected("OOM kill in cAdvisor"),
-        SignalKind.LOG: Expected("fault in the worker's log"),
+        SignalKind.LOG: Expected("the worker's restart in its log"),
         SignalKind.SENTRY: NotExpected(
             "a SIGKILLed process cannot report; the kernel's OOM record and the restart are the evidence",
             NoSentryEvents(("worker-server",)),
@@ -60,8 +60,9 @@ def test_a_worker_past_its_memory_limit_is_killed_and_restarted(drill: Drill, jo
         jobs.submit({"item": f"oom-{n}"})
     drill.inject("chaos.memory", "worker-server", ttl=120, rate_mib_per_second=32, max_mib=512)
     try:
-        drill.log_line("fault in the worker's log", "worker-server", "chaos fault injected")
         drill.metric("OOM kill in cAdvisor", OOMS, lambda kills: kills > 0)
+        # What `make logs s=worker-server` shows an operator: the same container starting over, unasked.
+        drill.log_line("the worker's restart in its log", "worker-server", "worker-server started")
         drill.metric("worker restarted", STARTED, lambda now: started is not None and now > started)
         drill.slack_alert("critical alert in Slack", "ContainerOomKilled", channel="#lab-critical")
     finally:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
-from infralab.load import ConcurrentGets, SteadyLoad, retried_on_closed_connection
+from infralab.load import ATTEMPTS, ConcurrentGets, SteadyLoad, retried_on_closed_connection
 from infralab.waiting import wait_until
 
 pytestmark = pytest.mark.unit
@@ -65,17 +65,24 @@ def test_a_steady_load_is_idempotent_requests_only(client: httpx.Client) -> None
         SteadyLoad(client, [("POST", "/ok")])
 
 
-def test_a_request_on_a_closed_connection_is_sent_once_more() -> None:
-    calls: list[int] = []
+def test_a_request_on_a_closed_connection_is_sent_again_a_bounded_number_of_times() -> None:
+    def closing(times: int) -> Callable[[], int]:
+        calls: list[int] = []
 
-    def flaky() -> int:
-        calls.append(1)
-        if len(calls) == 1:
-            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-        return 200
+        def call() -> int:
+            calls.append(1)
+            if len(calls) <= times:
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            return 200
 
-    assert retried_on_closed_connection(flaky) == (200, True)
-    assert retried_on_closed_connection(lambda: 201) == (201, False)
+        return call
+
+    assert retried_on_closed_connection(lambda: 201) == (201, 0)
+    assert retried_on_closed_connection(closing(1)) == (200, 1)
+    # Two stale connections in the pool after back-to-back reloads: still answered.
+    assert retried_on_closed_connection(closing(ATTEMPTS - 1)) == (200, ATTEMPTS - 1)
+    with pytest.raises(httpx.RemoteProtocolError):  # a server that never answers fails, boundedly
+        retried_on_closed_connection(closing(ATTEMPTS))
 
     def refused() -> int:
         raise httpx.ConnectError("connection refused")
