@@ -20,6 +20,7 @@ import allure
 
 from infralab.absence import outcome
 from infralab.alerts import SlackMessage, SlackSink
+from infralab.checklist import checklist_event
 from infralab.logs import LogLine, LogSource
 from infralab.page_timing import page_bound
 from infralab.paths import REPORTS_DIR
@@ -175,7 +176,7 @@ def _page_bound(s: Scenario, tl: Timeline, event: str | None) -> list[str]:
 def _slo_table(s: Scenario, tl: Timeline) -> list[str]:
     rows = ["## SLO", "", "| 이벤트 | SLO | 기준 이벤트 | 실측 | 충족 |", "|---|---|---|---|---|"]
     for name, slo in s.slo.items():
-        event = tl.find(name)
+        event = tl.find(name) or tl.find(checklist_event(name))  # a checklist item's deadline, set by the drill
         reference = tl.reference_of(event, s.anchors) if event else None
         took = event.offset - reference.offset if event and reference else None
         met = (took <= slo) if took is not None else (False if event is None else None)

@@ -278,3 +278,12 @@ def test_a_second_run_the_same_day_keeps_the_first_report_and_its_graphs(tmp_pat
         [first.name, f"{first.stem}-1.png", second.name, f"{second.stem}-1.png"]
     )
     assert f"![5xx ratio]({first.stem}-1.png)" in first.read_text(encoding="utf-8")
+
+
+def test_a_checklist_deadline_set_by_the_drill_is_judged_by_its_checklist_event() -> None:
+    scenario = replace(SCENARIO, slo={**SCENARIO.slo, "alerts-resolved": 240})
+    tl = timeline()
+    tl.events.append(Event("checklist: alerts-resolved", T0 + timedelta(seconds=150), 150.0, 240, RECOVERY))
+    assert "| alerts-resolved | ≤ 240s | recovery started | 90.0s | ✅ |" in render_report(
+        run(scenario=scenario, timeline=tl)
+    )
