@@ -5,8 +5,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from infralab.absence import NoSentryEvents
+from infralab.absence import NoLogLine, NoSentryEvents
 from infralab.drill import Drill
+from infralab.logs import LogSelector
 from infralab.scenario import RECOVERY, Expected, Graph, NotExpected, Scenario, SignalKind
 
 pytestmark = pytest.mark.failure
@@ -27,7 +28,6 @@ SCENARIO = Scenario(
     ),
     fault="chaos.cpu on core-1 (2 workers, 100 %)",
     slo={
-        "fault in core-1's log": 15,
         "CPU saturated in cAdvisor": 45,
         "CPU throttled in cAdvisor": 60,
         # The CPU ramps up (~20-30 s), cAdvisor's 1m rate window fills past 90 % (~55 s), then the
@@ -38,7 +38,11 @@ SCENARIO = Scenario(
     },
     signals={
         SignalKind.METRIC: Expected("CPU saturated in cAdvisor"),
-        SignalKind.LOG: Expected("fault in core-1's log"),
+        SignalKind.LOG: NotExpected(
+            "a saturated CPU writes no line of its own: core-1's requests only take longer (duration_ms p50 ~13 ms,"
+            " max ~80 ms under the burn, measured on this machine) and none fails",
+            NoLogLine(LogSelector("core-1", fields={"level": "error"})),
+        ),
         SignalKind.SENTRY: NotExpected(
             "a busy CPU slows requests down but fails none",
             NoSentryEvents(("core-server", "worker-server", "admin-server")),
@@ -58,7 +62,6 @@ def test_a_saturated_replica_is_throttled_and_warned_about(drill: Drill, lab_htt
     )
     drill.inject("chaos.cpu", "core-1", ttl=240, workers=2, load_percent=100)
     try:
-        drill.log_line("fault in core-1's log", "core-1", "chaos fault injected", kind="cpu")
         drill.metric("CPU saturated in cAdvisor", CPU, lambda cores: cores > 0.85)
         drill.metric("CPU throttled in cAdvisor", THROTTLED, lambda share: share > 0.5)
         alert = drill.slack_alert("warning in Slack", "ContainerCpuSaturated", channel="#lab-warning")
