@@ -61,6 +61,7 @@ _PROVISIONING = re.compile(r"\$\$|\$\{[^}]*\}|\$\w+")
 # Anything else that is not a literal (or a module constant) fails the harvest.
 COMPUTED_ARGUMENTS = {
     "body['request_id']": SAMPLE_REQUEST_ID,  # scenarios/test_nginx_502.py: the 502's own id
+    "request_id": SAMPLE_REQUEST_ID,  # scenarios/test_database_down.py: the failed request followed
     "f'{lab.address(service)}:{port}'": "172.30.0.21:8080",  # infralab/rollout.py: a peer's address
     "address": "10.77.10.11:8080",  # infralab/deploy.py: the replica the slo gate reads
     "replica": "core-1",  # scenarios/test_deploy_core.py: each replica in turn
