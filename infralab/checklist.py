@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from infralab.alerts import Alertmanager, SlackSink
 from infralab.faults import Faults
 from infralab.jobs import Jobs
 from infralab.lab import Lab
+from infralab.paths import REPO_ROOT
 from infralab.prometheus import Prometheus
 from infralab.scenario import CHECKLIST_PASSED, RECOVERY
 from infralab.timeline import Event, Timeline
@@ -135,9 +138,9 @@ def alerts_resolved(ctx: PostRecovery, started: datetime) -> None:
 
 Check = Callable[[PostRecovery, datetime], None]
 
-# In the order they run (and appear in the checklist): cheap and causal first, and the alert
-# check last because a resolved notification arrives a group_interval after everything else.
-POST_RECOVERY_CHECKS: dict[str, Check] = {
+# What an [자동] item of the post-recovery checklist may name. The Markdown is the source: it says
+# which of these run, in which order, each within which deadline.
+CHECKS: dict[str, Check] = {
     "no-fault-active": no_fault_active,
     "containers-healthy": containers_healthy,
     "error-ratio-under-slo": error_ratio_under_slo,
@@ -145,15 +148,46 @@ POST_RECOVERY_CHECKS: dict[str, Check] = {
     "no-job-lost": no_job_lost,
     "alerts-resolved": alerts_resolved,
 }
-# Seconds from the reference event (the recovery start), the checks' SLOs.
-DEFAULT_DEADLINES: dict[str, float] = {
-    "no-fault-active": 30,
-    "containers-healthy": 90,
-    "error-ratio-under-slo": 120,
-    "worker-queue-drained": 120,
-    "no-job-lost": 180,
-    "alerts-resolved": 180,
-}
+POST_RECOVERY_MD = REPO_ROOT / "checklists" / "복구-후-검증-체크리스트.md"
+_AUTOMATIC = re.compile(r"^- \[ \] \[자동\] (?P<item>.*)$")
+_NAMED = re.compile(r"^`(?P<name>[^`]+)` \(기한 (?P<deadline>\d+) s\) — \S")
+
+
+class ChecklistError(ValueError):
+    """The checklist's Markdown does not say what to run: an item without its check, an unknown check."""
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    name: str
+    deadline: float  # seconds from the recovery start
+    check: Check
+
+
+def read_post_recovery_checklist(
+    path: Path = POST_RECOVERY_MD, checks: Mapping[str, Check] = CHECKS
+) -> list[ChecklistItem]:
+    """The [자동] items, in order: "- [ ] [자동] `<check>` (기한 <seconds> s) — <what>"."""
+    items: list[ChecklistItem] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        automatic = _AUTOMATIC.match(line)
+        if automatic is None:
+            continue
+        where = f"{path.name}:{number}"
+        named = _NAMED.match(automatic["item"])
+        if named is None:
+            raise ChecklistError(
+                f"{where}: an [자동] item names its check and deadline, `name` (기한 N s) — ...: {line}"
+            )
+        name = named["name"]
+        if name not in checks:
+            raise ChecklistError(f"{where}: no check named {name!r} (known: {', '.join(checks)})")
+        if any(item.name == name for item in items):
+            raise ChecklistError(f"{where}: {name!r} is listed twice")
+        items.append(ChecklistItem(name, float(named["deadline"]), checks[name]))
+    if not items:
+        raise ChecklistError(f"{path.name}: no [자동] item")
+    return items
 
 
 def checklist_event(name: str) -> str:
@@ -171,22 +205,26 @@ def run_post_recovery_checklist(
     *,
     since: str = RECOVERY,
     deadlines: Mapping[str, float] | None = None,
+    checklist: Sequence[ChecklistItem] | None = None,
 ) -> list[Event]:
     """Every [자동] item of the post-recovery checklist, in order, each within its deadline.
 
-    Each deadline counts from `since` (the recovery start, or the fault for one that expires by
-    itself), and each pass is a timeline event; the last one, CHECKLIST_PASSED, ends MTTR.
+    The items are read from the Markdown now (editing it changes what runs) unless given. Each
+    deadline counts from `since` (the recovery start, or the fault for one that expires by itself;
+    a drill may set its own in `deadlines`), and each pass is a timeline event; the last one,
+    CHECKLIST_PASSED, ends MTTR.
     """
-    limits = {**DEFAULT_DEADLINES, **(deadlines or {})}
+    items = read_post_recovery_checklist() if checklist is None else checklist
+    limits = {item.name: (deadlines or {}).get(item.name, item.deadline) for item in items}
     started = datetime.now(UTC)  # jobs created before this must all finish
     events = []
-    for name, check in POST_RECOVERY_CHECKS.items():
+    for item in items:
         wait_until(
-            partial(_passes, check, ctx, started),
-            timeout=timeline.budget(since, limits[name]),
+            partial(_passes, item.check, ctx, started),
+            timeout=timeline.budget(since, limits[item.name]),
             interval=2,
-            what=f"post-recovery check {name}",
+            what=f"post-recovery check {item.name}",
         )
-        events.append(timeline.mark(checklist_event(name), slo=limits[name], since=since))
+        events.append(timeline.mark(checklist_event(item.name), slo=limits[item.name], since=since))
     events.append(timeline.mark(CHECKLIST_PASSED, slo=max(limits.values()), since=since))
     return events

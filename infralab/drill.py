@@ -17,7 +17,7 @@ import httpx
 
 from infralab.absence import AbsenceWindow, prove
 from infralab.alerts import NEVER_RESOLVED, Alertmanager, SlackMessage, SlackSink
-from infralab.checklist import POST_RECOVERY_CHECKS, PostRecovery, run_post_recovery_checklist, wait_steady_state
+from infralab.checklist import CHECKS, PostRecovery, run_post_recovery_checklist, wait_steady_state
 from infralab.lab import Lab
 from infralab.logs import LogLine, LogSelector, LogSource
 from infralab.prometheus import Prometheus
@@ -178,7 +178,7 @@ class Drill:
         Their own time is the one Slack recorded. The absences come last: their window is the
         whole drill, recovery included.
         """
-        deadlines = {name: s for name, s in self.scenario.slo.items() if name in POST_RECOVERY_CHECKS}
+        deadlines = {name: s for name, s in self.scenario.slo.items() if name in CHECKS}
         run_post_recovery_checklist(self.post_recovery, self.timeline, since=RECOVERY, deadlines=deadlines)
         if self.alerts:
             self._resolutions_in_slack()

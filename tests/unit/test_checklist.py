@@ -5,21 +5,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infralab import checklist
 from infralab.checklist import (
-    DEFAULT_DEADLINES,
-    POST_RECOVERY_CHECKS,
+    CHECKS,
     CheckFailedError,
+    ChecklistError,
+    ChecklistItem,
     PostRecovery,
     alerts_resolved,
     containers_healthy,
     error_ratio_under_slo,
     no_fault_active,
     no_job_lost,
+    read_post_recovery_checklist,
     run_post_recovery_checklist,
     worker_queue_drained,
 )
@@ -34,17 +37,63 @@ pytestmark = pytest.mark.unit
 POST_RECOVERY_MD = REPO_ROOT / "checklists" / "복구-후-검증-체크리스트.md"
 INCIDENT_MD = REPO_ROOT / "checklists" / "장애-대응-체크리스트.md"
 ITEM = re.compile(r"^- \[ \] (.*)$")
-AUTOMATIC = re.compile(r"^\[자동\] `([a-z0-9-]+)` — \S")
 
 
 def items() -> list[str]:
     return [m[1] for line in POST_RECOVERY_MD.read_text(encoding="utf-8").splitlines() if (m := ITEM.match(line))]
 
 
-def test_automatic_items_are_the_suites_checks_one_to_one_in_order() -> None:
-    automatic = [m[1] for item in items() if (m := AUTOMATIC.match(item))]
-    assert automatic == list(POST_RECOVERY_CHECKS)
-    assert list(DEFAULT_DEADLINES) == list(POST_RECOVERY_CHECKS)
+def test_the_markdown_says_which_checks_run_in_which_order_and_deadline() -> None:
+    read = read_post_recovery_checklist()
+    assert [(item.name, item.deadline) for item in read] == [
+        ("no-fault-active", 30.0),
+        ("containers-healthy", 90.0),
+        ("error-ratio-under-slo", 120.0),
+        ("worker-queue-drained", 120.0),
+        ("no-job-lost", 180.0),
+        ("alerts-resolved", 180.0),
+    ]
+    assert all(item.check is CHECKS[item.name] for item in read)
+
+
+def _checklist(tmp_path: Path, *lines: str) -> Path:
+    path = tmp_path / "checklist.md"
+    path.write_text("# 복구 후 검증\n\n" + "\n".join(lines) + "\n- [ ] [수동] 사람이 본다\n", encoding="utf-8")
+    return path
+
+
+def test_editing_the_markdown_changes_what_runs(tmp_path: Path) -> None:
+    edited = _checklist(
+        tmp_path,
+        "- [ ] [자동] `alerts-resolved` (기한 240 s) — 알림이 모두 풀렸다",
+        "- [ ] [자동] `no-fault-active` (기한 10 s) — 장애가 없다",
+    )
+    read = read_post_recovery_checklist(edited)
+    assert [(item.name, item.deadline, item.check) for item in read] == [
+        ("alerts-resolved", 240.0, alerts_resolved),
+        ("no-fault-active", 10.0, no_fault_active),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("- [ ] [자동] `no-such-check` (기한 30 s) — 무엇", r"checklist.md:3: no check named 'no-such-check'"),
+        ("- [ ] [자동] 장애가 없다", r"checklist.md:3: an \[자동\] item names its check and deadline"),
+        ("- [ ] [자동] `no-fault-active` — 기한이 없다", r"names its check and deadline"),
+    ],
+)
+def test_an_item_without_a_known_check_is_an_error(tmp_path: Path, line: str, message: str) -> None:
+    with pytest.raises(ChecklistError, match=message):
+        read_post_recovery_checklist(_checklist(tmp_path, line))
+
+
+def test_a_check_listed_twice_or_none_at_all_is_an_error(tmp_path: Path) -> None:
+    twice = "- [ ] [자동] `no-job-lost` (기한 180 s) — 작업이 끝났다"
+    with pytest.raises(ChecklistError, match="listed twice"):
+        read_post_recovery_checklist(_checklist(tmp_path, twice, twice))
+    with pytest.raises(ChecklistError, match="no \\[자동\\] item"):
+        read_post_recovery_checklist(_checklist(tmp_path))
 
 
 def test_every_item_says_who_checks_it() -> None:
@@ -118,7 +167,7 @@ HEALTHY = {
 
 def test_all_checks_pass_on_a_recovered_lab() -> None:
     fakes = Fakes(**HEALTHY)  # type: ignore[arg-type]
-    for check in POST_RECOVERY_CHECKS.values():
+    for check in CHECKS.values():
         check(ctx(fakes), NOW)
     assert fakes.cutoffs == [NOW]
 
@@ -168,12 +217,11 @@ def test_runner_marks_each_check_in_order_against_its_deadline(monkeypatch: pyte
         if len(attempts) < 2:
             raise CheckFailedError("not yet")
 
-    monkeypatch.setattr(checklist, "POST_RECOVERY_CHECKS", {"first": lambda c, s: None, "flaky": flaky})
-    monkeypatch.setattr(checklist, "DEFAULT_DEADLINES", {"first": 10.0, "flaky": 20.0})
     monkeypatch.setattr(checklist, "wait_until", _fast(checklist.wait_until))
     tl = Timeline("t")
     tl.mark(RECOVERY)
-    events = run_post_recovery_checklist(ctx(Fakes()), tl)
+    items = [ChecklistItem("first", 10.0, lambda c, s: None), ChecklistItem("flaky", 20.0, flaky)]
+    events = run_post_recovery_checklist(ctx(Fakes()), tl, checklist=items)
     assert [(e.name, e.slo, e.since) for e in events] == [
         ("checklist: first", 10.0, RECOVERY),
         ("checklist: flaky", 20.0, RECOVERY),
@@ -186,11 +234,13 @@ def test_runner_fails_with_the_last_problem(monkeypatch: pytest.MonkeyPatch) -> 
     def never(c: PostRecovery, started: datetime) -> None:
         raise CheckFailedError("3 jobs not terminal")
 
-    monkeypatch.setattr(checklist, "POST_RECOVERY_CHECKS", {"never": never})
     tl = Timeline("t")
     tl.mark(RECOVERY)
     with pytest.raises(DeadlineExceededError, match=r"post-recovery check never.*3 jobs not terminal"):
-        run_post_recovery_checklist(ctx(Fakes()), tl, deadlines={"never": 0})
+        # A drill's own deadline (its Scenario's SLO for the item) replaces the checklist's.
+        run_post_recovery_checklist(
+            ctx(Fakes()), tl, deadlines={"never": 0}, checklist=[ChecklistItem("never", 60.0, never)]
+        )
     assert [e.name for e in tl.events] == [RECOVERY]
 
 
