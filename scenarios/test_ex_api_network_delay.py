@@ -54,8 +54,9 @@ SCENARIO = Scenario(
         SignalKind.LOG: Expected("timeouts in the worker's log"),
         SignalKind.SENTRY: NotExpected(
             "failures caused by a dependency are expected outcomes the worker reports in metrics and logs "
-            "(worker-server/src/telemetry/error_tracking.rs)",
-            NoSentryEvents(("worker-server",)),
+            "(worker-server/src/telemetry/error_tracking.rs); core-server records the FAILED jobs, admin-server "
+            "only applies and reverts the fault",
+            NoSentryEvents(("worker-server", "core-server", "admin-server")),
         ),
         SignalKind.SLACK: Expected("latency warning in Slack"),
     },

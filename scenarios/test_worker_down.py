@@ -33,7 +33,7 @@ SCENARIO = Scenario(
         SignalKind.SENTRY: NotExpected(
             "a SIGKILLed process reports nothing, and core-server treats a refused dispatch as the "
             "transient condition it retries, not as an error",
-            NoSentryEvents(("worker-server", "core-server")),
+            NoSentryEvents(("worker-server", "core-server", "admin-server")),
         ),
         SignalKind.SLACK: Expected("critical alert in Slack"),
     },
