@@ -16,6 +16,8 @@ from infralab.waiting import Waited, wait_until
 # Posted by `make deploy` (deploy_events.py), not by Prometheus: they mark an event that has happened and
 # end by themselves; the lab is steady while they are active, and nothing waits for their resolution.
 EVENT_ALERTS = frozenset({"DeployFinished", "DeployRolledBack"})
+# News for #lab-deploys only: a person learns of it but nobody is paged (reports count no page for it).
+INFO_ALERTS = frozenset({"DeployFinished"})
 # A failed rollback is posted the same way but is no steady state: it keeps the lab "not steady" until it ends.
 NEVER_RESOLVED = EVENT_ALERTS | {"Watchdog", "DeployRollbackFailed"}
 

@@ -149,7 +149,9 @@ CHECKS: dict[str, Check] = {
     "alerts-resolved": alerts_resolved,
 }
 POST_RECOVERY_MD = REPO_ROOT / "checklists" / "복구-후-검증-체크리스트.md"
-_AUTOMATIC = re.compile(r"^- \[ \] \[자동\] (?P<item>.*)$")
+# Any list item tagged [자동] is automatic; one not written as "- [ ] [자동] ..." is an error, not skipped.
+_AUTOMATIC = re.compile(r"^\s*[-*+] .*\[자동\]")
+_ITEM = re.compile(r"^- \[ \] \[자동\] (?P<item>.*)$")
 _NAMED = re.compile(r"^`(?P<name>[^`]+)` \(기한 (?P<deadline>\d+) s\) — \S")
 
 
@@ -170,11 +172,11 @@ def read_post_recovery_checklist(
     """The [자동] items, in order: "- [ ] [자동] `<check>` (기한 <seconds> s) — <what>"."""
     items: list[ChecklistItem] = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        automatic = _AUTOMATIC.match(line)
-        if automatic is None:
+        if _AUTOMATIC.match(line) is None:
             continue
         where = f"{path.name}:{number}"
-        named = _NAMED.match(automatic["item"])
+        listed = _ITEM.match(line)
+        named = _NAMED.match(listed["item"]) if listed else None
         if named is None:
             raise ChecklistError(
                 f"{where}: an [자동] item names its check and deadline, `name` (기한 N s) — ...: {line}"

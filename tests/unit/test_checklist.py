@@ -81,6 +81,8 @@ def test_editing_the_markdown_changes_what_runs(tmp_path: Path) -> None:
         ("- [ ] [자동] `no-such-check` (기한 30 s) — 무엇", r"checklist.md:3: no check named 'no-such-check'"),
         ("- [ ] [자동] 장애가 없다", r"checklist.md:3: an \[자동\] item names its check and deadline"),
         ("- [ ] [자동] `no-fault-active` — 기한이 없다", r"names its check and deadline"),
+        ("- [x] [자동] `no-fault-active` (기한 30 s) — 체크된 채 저장됨", r"names its check and deadline"),
+        ("* [ ] [자동] `no-fault-active` (기한 30 s) — 다른 목록 기호", r"names its check and deadline"),
     ],
 )
 def test_an_item_without_a_known_check_is_an_error(tmp_path: Path, line: str, message: str) -> None:

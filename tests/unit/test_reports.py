@@ -122,10 +122,20 @@ def test_the_page_is_measured_against_its_rules_theoretical_minimum() -> None:
     tl = timeline()
     assert "| 페이지 이론적 최소 | — |" in render_report(run(timeline=tl))  # the drill did not say which alert paged
     tl.alerts["critical alert in Slack"] = "CoreServerAllReplicasDown"  # what Drill.slack_alert records
+    # Measured from the first symptom (502 at 3 s) to the page (50 s): the pipeline's share.
     assert (
         "| 페이지 이론적 최소 | 15.0s | CoreServerAllReplicasDown: for 10s + group_wait 5s"
-        " (최악 정렬 30.0s: 스크레이프·평가 간격을 한 번씩 놓침); 실측은 최소의 3.3배 |"
+        " (최악 30.0s: 스크레이프·평가를 한 번씩 놓치고 범위 창을 다 채우면);"
+        " `502 at the entry point` → 페이지 47.0s = 최소의 3.1배 |"
     ) in render_report(run(timeline=tl))
+
+
+def test_an_info_notification_is_no_page() -> None:
+    tl = timeline()
+    tl.alerts["critical alert in Slack"] = "DeployFinished"  # a finished deploy: news, nobody is paged
+    text = render_report(run(timeline=tl))
+    assert "| MTTD | — | 페이지 없음: `critical alert in Slack`(DeployFinished)는 정보 알림이다 |" in text
+    assert "페이지 이론적 최소" not in text
 
 
 def test_signals_alerts_sentry_and_logs() -> None:
