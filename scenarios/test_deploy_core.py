@@ -78,6 +78,34 @@ def _gate_failure(drill: Drill, gate: str) -> str:
     return str(failed[-1]["evidence"]) if failed else ""
 
 
+def _rolled_back_before_traffic(
+    *, name: str, hypothesis: str, fault: str, evidence: str, no_sentry: str, also: Mapping[str, float] | None = None
+) -> Scenario:
+    """A version that dies at start on the first replica, out of rotation: the healthy gate and its rollback."""
+    return Scenario(
+        name=name,
+        hypothesis=hypothesis,
+        fault=fault,
+        slo={
+            "core-1's target down in Prometheus": 60,
+            evidence: 240,
+            "DeployRolledBack in #lab-warning": 300,
+            **(also or {}),
+            "previous version on both replicas in Prometheus": 300,
+            "every job finished": 120,
+        },
+        signals={
+            SignalKind.METRIC: Expected("core-1's target down in Prometheus"),
+            SignalKind.LOG: Expected(evidence),
+            SignalKind.SENTRY: NotExpected(no_sentry, NoSentryEvents(("core-server",))),
+            SignalKind.SLACK: Expected("DeployRolledBack in #lab-warning"),
+        },
+        absences=(NotExpected("the failing replica is out of rotation: clients get no 5xx", API_5XX), NOTHING_CRITICAL),
+        graphs=GRAPHS,
+        runbook="docs/observability/alerting.md#deploy-rolled-back",
+    )
+
+
 SCENARIOS = {
     "test_rolling_deploy_and_rollback_fail_no_request": Scenario(
         name="deploy-rolling-core",
@@ -116,7 +144,7 @@ SCENARIOS = {
         graphs=GRAPHS,
         runbook=f"{RUNBOOK}#배포",
     ),
-    "test_version_that_never_becomes_healthy_is_rolled_back": Scenario(
+    "test_version_that_never_becomes_healthy_is_rolled_back": _rolled_back_before_traffic(
         name="deploy-never-healthy",
         hypothesis=(
             "A core-server version that cannot start (it reads its database URL from DATABASE_URL, which the lab "
@@ -126,26 +154,9 @@ SCENARIOS = {
             "#lab-deploys, and both replicas run the previous version."
         ),
         fault="make deploy s=core-server ref=<HEAD with spring.datasource.url=${DATABASE_URL}>",
-        slo={
-            "core-1's target down in Prometheus": 60,
-            "the crash in core-1's log (gate evidence)": 240,
-            "DeployRolledBack in #lab-warning": 300,
-            "DeployRolledBack in #lab-deploys": 300,
-            "previous version on both replicas in Prometheus": 300,
-            "every job finished": 120,
-        },
-        signals={
-            SignalKind.METRIC: Expected("core-1's target down in Prometheus"),
-            SignalKind.LOG: Expected("the crash in core-1's log (gate evidence)"),
-            SignalKind.SENTRY: NotExpected(
-                "the new version dies while Spring starts, before its Sentry SDK is set up",
-                NoSentryEvents(("core-server",)),
-            ),
-            SignalKind.SLACK: Expected("DeployRolledBack in #lab-warning"),
-        },
-        absences=(NotExpected("the failing replica is out of rotation: clients get no 5xx", API_5XX), NOTHING_CRITICAL),
-        graphs=GRAPHS,
-        runbook="docs/observability/alerting.md#deploy-rolled-back",
+        evidence="the crash in core-1's log (gate evidence)",
+        no_sentry="the new version dies while Spring starts, before its Sentry SDK is set up",
+        also={"DeployRolledBack in #lab-deploys": 300},
     ),
 }
 
@@ -270,7 +281,7 @@ SCENARIOS |= {
         graphs=GRAPHS,
         runbook="docs/observability/alerting.md#deploy-rolled-back",
     ),
-    "test_failing_migration_stops_the_deploy_before_traffic": Scenario(
+    "test_failing_migration_stops_the_deploy_before_traffic": _rolled_back_before_traffic(
         name="deploy-failing-migration",
         hypothesis=(
             "A core-server version with a Flyway migration whose second statement is invalid SQL fails its "
@@ -279,28 +290,8 @@ SCENARIOS |= {
             "deploy rolls back and the old version keeps serving without a 5xx."
         ),
         fault="make deploy s=core-server ref=<HEAD with V3__job_notes.sql: CREATE TABLE ...; ALTER TABLE ... DEFAULT;>",
-        slo={
-            "core-1's target down in Prometheus": 60,
-            "the failed migration in core-1's log (gate evidence)": 240,
-            "DeployRolledBack in #lab-warning": 300,
-            "previous version on both replicas in Prometheus": 300,
-            "every job finished": 120,
-        },
-        signals={
-            SignalKind.METRIC: Expected("core-1's target down in Prometheus"),
-            SignalKind.LOG: Expected("the failed migration in core-1's log (gate evidence)"),
-            SignalKind.SENTRY: NotExpected(
-                "the migration fails while Spring starts, before the Sentry SDK is set up",
-                NoSentryEvents(("core-server",)),
-            ),
-            SignalKind.SLACK: Expected("DeployRolledBack in #lab-warning"),
-        },
-        absences=(
-            NotExpected("the failing replica is out of rotation: clients get no 5xx", API_5XX),
-            NOTHING_CRITICAL,
-        ),
-        graphs=GRAPHS,
-        runbook="docs/observability/alerting.md#deploy-rolled-back",
+        evidence="the failed migration in core-1's log (gate evidence)",
+        no_sentry="the migration fails while Spring starts, before the Sentry SDK is set up",
     ),
 }
 

@@ -7,7 +7,7 @@ import pytest
 
 from infralab import deploy
 from infralab.absence import NoAlertFired, NoSentryEvents, NoSlack
-from infralab.changes import commit_change, replacing
+from infralab.changes import commit_change, replacing, say
 from infralab.drill import Drill
 from infralab.lab import Lab
 from infralab.load import SteadyLoad
@@ -66,7 +66,7 @@ def test_bad_nginx_configuration_is_refused_before_any_reload(drill: Drill, lab:
     with SteadyLoad(lab_http, [("GET", "/api/health")], rate=60) as load:
         drill.fault_by_hand()
         with pytest.raises(deploy.DeployError) as refused:
-            deploy.deploy(lab, lab_http, "nginx", bad, print)
+            deploy.deploy(lab, lab_http, "nginx", bad, say)
         drill.wait_until(
             "nginx -t refuses it (its emerg line)",
             lambda: 'unknown directive "proxy_buffering_mode"' in str(refused.value),
